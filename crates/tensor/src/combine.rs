@@ -1,0 +1,82 @@
+//! Joining tensors: `concat` along an existing axis, `stack` along a new one.
+//!
+//! Both copy (the inputs live in different buffers). Their adjoints are views:
+//! `split` undoes `concat` and `unbind` undoes `stack`.
+
+use crate::element::Element;
+use crate::shape::Dims;
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    /// Joins tensors along `axis`; all other axes must match.
+    ///
+    /// # Panics
+    /// If the list is empty, the axis is out of range, or shapes differ off `axis`.
+    pub fn concat(tensors: &[Tensor<T>], axis: usize) -> Tensor<T> {
+        assert!(!tensors.is_empty(), "concat: needs at least one tensor");
+        let first = tensors[0].shape();
+        crate::shape::check_axis(axis, first.len(), "concat");
+        for t in tensors {
+            let compatible = t.ndim() == first.len()
+                && t.shape().iter().zip(first).enumerate().all(|(a, (x, y))| a == axis || x == y);
+            assert!(compatible, "concat: shape {:?} does not match {:?} off axis {axis}", t.shape(), first);
+        }
+        let outer: usize = first[..axis].iter().product();
+        let parts: Vec<Tensor<T>> = tensors.iter().map(Tensor::contiguous).collect();
+        let inner_sizes: Vec<usize> = parts.iter().map(|t| t.shape()[axis..].iter().product()).collect();
+        let mut out = Vec::with_capacity(parts.iter().map(Tensor::numel).sum());
+        for o in 0..outer {
+            for (part, &inner) in parts.iter().zip(&inner_sizes) {
+                let data = part.as_slice().expect("contiguous");
+                out.extend_from_slice(&data[o * inner..(o + 1) * inner]);
+            }
+        }
+        let mut shape: Dims = first.into();
+        shape[axis] = tensors.iter().map(|t| t.shape()[axis]).sum();
+        Tensor::from_vec(out, &shape)
+    }
+
+    /// Stacks equally shaped tensors along a new axis at position `axis`.
+    ///
+    /// # Panics
+    /// If the list is empty, shapes differ, or `axis > ndim`.
+    pub fn stack(tensors: &[Tensor<T>], axis: usize) -> Tensor<T> {
+        assert!(!tensors.is_empty(), "stack: needs at least one tensor");
+        let first = tensors[0].shape();
+        for t in tensors {
+            assert_eq!(t.shape(), first, "stack: shape {:?} differs from {:?}", t.shape(), first);
+        }
+        let expanded: Vec<Tensor<T>> = tensors.iter().map(|t| t.unsqueeze(axis)).collect();
+        Tensor::concat(&expanded, axis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concat_then_split_is_the_identity() {
+        let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+        let b = Tensor::from_vec(vec![5.0f32, 6.0], &[2, 1]);
+        let joined = Tensor::concat(&[a.clone(), b.clone()], 1);
+        assert_eq!(joined.to_vec(), vec![1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
+        let parts = joined.split(&[2, 1], 1);
+        assert_eq!(parts[0], a);
+        assert_eq!(parts[1], b);
+    }
+
+    #[test]
+    fn stack_adds_an_axis() {
+        let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+        let b = Tensor::from_vec(vec![3.0f32, 4.0], &[2]);
+        assert_eq!(Tensor::stack(&[a.clone(), b.clone()], 0).to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(Tensor::stack(&[a, b], 1).to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "concat: shape [3] does not match [2, 2] off axis 0")]
+    fn concat_of_mismatched_shapes_panics() {
+        Tensor::<f32>::concat(&[Tensor::zeros(&[2, 2]), Tensor::zeros(&[3])], 0);
+    }
+}

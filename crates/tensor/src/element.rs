@@ -1,0 +1,169 @@
+//! The numbers a tensor can hold.
+//!
+//! Every tensor op is written once, generically, over [`Element`]: the trait
+//! gathers the arithmetic and the handful of math functions the ops need. Two
+//! types implement it: `f32`, which models train in, and `f64`, which gradient
+//! checks use because central finite differences in `f32` are too coarse to
+//! tell a right gradient from a slightly wrong one.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A floating-point scalar type a [`Tensor`](crate::Tensor) can hold (`f32` or `f64`).
+pub trait Element:
+    Copy
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + Display
+    + PartialEq
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + 'static
+{
+    /// The additive identity.
+    const ZERO: Self;
+    /// The multiplicative identity.
+    const ONE: Self;
+    /// The type's name as it appears in messages and checkpoints (`"f32"`).
+    const NAME: &'static str;
+    /// Size in bytes of one element.
+    const BYTES: usize;
+
+    /// Converts from `f64`, rounding to the nearest representable value.
+    fn from_f64(value: f64) -> Self;
+    /// Converts to `f64` exactly.
+    fn to_f64(self) -> f64;
+    /// Converts a count or an index to this type.
+    fn from_usize(value: usize) -> Self {
+        Self::from_f64(value as f64)
+    }
+    /// `e^x`.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `ln(1 + x)`, accurate for small `x`.
+    fn ln_1p(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// `x^p` for a real exponent `p`.
+    fn powf(self, exponent: Self) -> Self;
+    /// The larger of two values (NaN-propagating is not promised).
+    fn max(self, other: Self) -> Self;
+    /// The smaller of two values.
+    fn min(self, other: Self) -> Self;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
+    /// Whether the value is finite (not NaN, not infinite).
+    fn is_finite(self) -> bool;
+    /// The largest finite value.
+    fn max_value() -> Self;
+    /// `1 / (1 + e^-x)`, computed without overflow for large `|x|`.
+    fn sigmoid(self) -> Self {
+        if self >= Self::ZERO {
+            Self::ONE / (Self::ONE + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::ONE + e)
+        }
+    }
+}
+
+macro_rules! impl_element {
+    ($t:ty, $name:literal) => {
+        impl Element for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const NAME: &'static str = $name;
+            const BYTES: usize = std::mem::size_of::<$t>();
+
+            #[inline]
+            fn from_f64(value: f64) -> Self {
+                value as $t
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline]
+            fn powf(self, exponent: Self) -> Self {
+                <$t>::powf(self, exponent)
+            }
+            #[inline]
+            fn max(self, other: Self) -> Self {
+                <$t>::max(self, other)
+            }
+            #[inline]
+            fn min(self, other: Self) -> Self {
+                <$t>::min(self, other)
+            }
+            #[inline]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            #[inline]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            #[inline]
+            fn max_value() -> Self {
+                <$t>::MAX
+            }
+        }
+    };
+}
+
+impl_element!(f32, "f32");
+impl_element!(f64, "f64");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sigmoid(0) = 1/2; sigmoid(-1000) underflows to 0 instead of NaN (e^1000 = inf).
+    #[test]
+    fn sigmoid_is_stable_at_extremes() {
+        assert_eq!(0.0f64.sigmoid(), 0.5);
+        assert_eq!((-1000.0f32).sigmoid(), 0.0);
+        assert_eq!(1000.0f32.sigmoid(), 1.0);
+    }
+}

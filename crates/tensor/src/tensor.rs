@@ -1,0 +1,337 @@
+//! The `Tensor` struct: shared storage seen through a shape, strides and offset.
+//!
+//! Cloning a tensor clones an `Arc`, not the data. Views (see [`view`](crate::view))
+//! share the storage too. Data is copied only by ops that make new values, and by
+//! [`Tensor::contiguous`] when a layout really must change.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::element::Element;
+use crate::shape::{self, Dims};
+
+/// An n-dimensional array of `f32` or `f64` on the CPU.
+///
+/// `storage` is shared between a tensor and its views; `shape`, `strides` and
+/// `offset` say which elements of it this tensor sees and in what order:
+/// index `[i0, .., ik]` lives at `storage[offset + i0*strides[0] + .. + ik*strides[k]]`.
+#[derive(Clone)]
+pub struct Tensor<T: Element = f32> {
+    pub(crate) storage: Arc<Vec<T>>,
+    pub(crate) shape: Dims,
+    pub(crate) strides: Dims,
+    pub(crate) offset: usize,
+}
+
+impl<T: Element> Tensor<T> {
+    /// Builds a contiguous tensor that owns `data`, read row-major as `shape`.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape`.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
+        let expected = shape::numel(shape);
+        assert!(
+            data.len() == expected,
+            "from_vec: {} values cannot fill shape {:?} ({} elements)",
+            data.len(),
+            shape,
+            expected
+        );
+        Tensor {
+            storage: Arc::new(data),
+            shape: shape.into(),
+            strides: shape::contiguous_strides(shape),
+            offset: 0,
+        }
+    }
+
+    /// A tensor of shape `[]` holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self::from_vec(vec![value], &[])
+    }
+
+    /// A tensor of the given shape filled with `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_vec(vec![value; shape::numel(shape)], shape)
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::ZERO)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::ONE)
+    }
+
+    /// A tensor of zeros with the shape of `other`.
+    pub fn zeros_like(other: &Tensor<T>) -> Self {
+        Self::zeros(other.shape())
+    }
+
+    /// The 1-D tensor `[0, 1, ..., n-1]`.
+    pub fn arange(n: usize) -> Self {
+        Self::from_vec((0..n).map(T::from_usize).collect(), &[n])
+    }
+
+    /// The `n x n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        let mut data = vec![T::ZERO; n * n];
+        for i in 0..n {
+            data[i * n + i] = T::ONE;
+        }
+        Self::from_vec(data, &[n, n])
+    }
+
+    /// A tensor whose element at each index is `f(index)`.
+    pub fn from_fn(shape: &[usize], mut f: impl FnMut(&[usize]) -> T) -> Self {
+        let mut index: Dims = smallvec::smallvec![0; shape.len()];
+        let count = shape::numel(shape);
+        let mut data = Vec::with_capacity(count);
+        for _ in 0..count {
+            data.push(f(&index));
+            // Odometer increment: bump the last axis, carry into earlier ones.
+            for axis in (0..shape.len()).rev() {
+                index[axis] += 1;
+                if index[axis] < shape[axis] {
+                    break;
+                }
+                index[axis] = 0;
+            }
+        }
+        Self::from_vec(data, shape)
+    }
+
+    /// Builds a view over existing storage. Checks that every index stays in bounds.
+    ///
+    /// # Panics
+    /// If the view would read past the end of `storage`.
+    pub fn from_parts(storage: Arc<Vec<T>>, shape: &[usize], strides: &[usize], offset: usize) -> Self {
+        assert_eq!(shape.len(), strides.len(), "from_parts: shape {shape:?} and strides {strides:?} differ in length");
+        if shape::numel(shape) > 0 {
+            let last: usize = offset + shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
+            assert!(last < storage.len(), "from_parts: shape {shape:?} with strides {strides:?} at offset {offset} reads past a buffer of {} elements", storage.len());
+        }
+        Tensor { storage, shape: shape.into(), strides: strides.into(), offset }
+    }
+
+    /// The size of each axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The step, in elements, between neighbours along each axis (0 on broadcast axes).
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    /// Where this tensor's first element sits in the storage.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The whole underlying buffer, shared with every view of it.
+    pub fn storage(&self) -> &[T] {
+        &self.storage
+    }
+
+    /// Whether two tensors share one storage buffer (one is a view of the other, say).
+    pub fn shares_storage_with(&self, other: &Tensor<T>) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        shape::numel(&self.shape)
+    }
+
+    /// The size of one axis.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn dim(&self, axis: usize) -> usize {
+        self.shape[shape::check_axis(axis, self.ndim(), "dim")]
+    }
+
+    /// Whether the elements are laid out row-major with no gaps.
+    pub fn is_contiguous(&self) -> bool {
+        shape::is_contiguous(&self.shape, &self.strides)
+    }
+
+    /// The elements as one slice, if they are contiguous in storage.
+    pub fn as_slice(&self) -> Option<&[T]> {
+        if self.is_contiguous() {
+            Some(&self.storage[self.offset..self.offset + self.numel()])
+        } else {
+            None
+        }
+    }
+
+    /// This tensor if it is already contiguous (no copy), otherwise a contiguous copy.
+    pub fn contiguous(&self) -> Tensor<T> {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            Tensor::from_vec(self.to_vec(), &self.shape)
+        }
+    }
+
+    /// The elements in row-major order, as a new vector.
+    pub fn to_vec(&self) -> Vec<T> {
+        if let Some(slice) = self.as_slice() {
+            return slice.to_vec();
+        }
+        let mut out = Vec::with_capacity(self.numel());
+        crate::walk::for_each_row(&self.shape, [&self.strides], [self.offset], |[start], len, [step]| {
+            out.extend((0..len).map(|i| self.storage[start + i * step]));
+        });
+        out
+    }
+
+    /// The element at a full index.
+    ///
+    /// # Panics
+    /// If the index has the wrong number of axes or is out of bounds.
+    pub fn get(&self, index: &[usize]) -> T {
+        assert_eq!(index.len(), self.ndim(), "get: index {index:?} does not match shape {:?}", self.shape);
+        let mut position = self.offset;
+        for ((&i, &n), &s) in index.iter().zip(&self.shape).zip(&self.strides) {
+            assert!(i < n, "get: index {index:?} is out of bounds for shape {:?}", self.shape);
+            position += i * s;
+        }
+        self.storage[position]
+    }
+
+    /// The value of a one-element tensor (any shape with one element).
+    ///
+    /// # Panics
+    /// If the tensor has more or fewer than one element.
+    pub fn item(&self) -> T {
+        assert_eq!(self.numel(), 1, "item: tensor of shape {:?} has {} elements, not 1", self.shape, self.numel());
+        self.storage[self.offset]
+    }
+
+    /// Mutable access to the elements in row-major order.
+    ///
+    /// Copies first if the storage is shared with another tensor or the layout is
+    /// not contiguous (copy-on-write), so no other tensor ever sees the change.
+    pub fn data_mut(&mut self) -> &mut [T] {
+        let n = self.numel();
+        let owns_exactly = self.is_contiguous() && self.offset == 0 && self.storage.len() == n;
+        if !owns_exactly || Arc::strong_count(&self.storage) > 1 || Arc::weak_count(&self.storage) > 0 {
+            *self = Tensor::from_vec(self.to_vec(), &self.shape);
+        }
+        Arc::get_mut(&mut self.storage).expect("storage is uniquely owned after the copy").as_mut_slice()
+    }
+
+    /// Converts every element to another element type (`f32` to `f64`, say).
+    pub fn cast<U: Element>(&self) -> Tensor<U> {
+        Tensor::from_vec(self.to_vec().into_iter().map(|x| U::from_f64(x.to_f64())).collect(), &self.shape)
+    }
+
+    /// Whether both tensors have the same shape and every pair of elements
+    /// differs by at most `tolerance`.
+    pub fn all_close(&self, other: &Tensor<T>, tolerance: f64) -> bool {
+        self.shape == other.shape
+            && self.to_vec().iter().zip(other.to_vec()).all(|(a, b)| (a.to_f64() - b.to_f64()).abs() <= tolerance)
+    }
+
+    /// Bytes held by this tensor's storage (shared storage is counted in full).
+    pub fn storage_bytes(&self) -> usize {
+        self.storage.len() * T::BYTES
+    }
+}
+
+impl<T: Element> PartialEq for Tensor<T> {
+    /// Equal when shapes match and every element is equal (layouts may differ).
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape && self.to_vec() == other.to_vec()
+    }
+}
+
+impl<T: Element> fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor<{}>{:?} ", T::NAME, self.shape.as_slice())?;
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<T: Element> fmt::Display for Tensor<T> {
+    /// Prints nested brackets like NumPy; long axes show their first and last three entries.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn write_axis<T: Element>(t: &Tensor<T>, f: &mut fmt::Formatter<'_>, index: &mut Vec<usize>) -> fmt::Result {
+            let axis = index.len();
+            if axis == t.ndim() {
+                return write!(f, "{:.4}", t.get(index));
+            }
+            let n = t.shape[axis];
+            write!(f, "[")?;
+            let mut i = 0;
+            while i < n {
+                if n > 8 && i == 3 {
+                    write!(f, "..., ")?;
+                    i = n - 3;
+                }
+                index.push(i);
+                write_axis(t, f, index)?;
+                index.pop();
+                if i + 1 < n {
+                    write!(f, ", ")?;
+                }
+                i += 1;
+            }
+            write!(f, "]")
+        }
+        write_axis(self, f, &mut Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_vec_reads_row_major() {
+        let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        assert_eq!(t.get(&[1, 0]), 4.0);
+        assert_eq!(t.strides(), &[3, 1]);
+        assert!(t.is_contiguous());
+    }
+
+    #[test]
+    #[should_panic(expected = "from_vec: 5 values cannot fill shape [2, 3]")]
+    fn from_vec_checks_the_length() {
+        Tensor::from_vec(vec![0.0f32; 5], &[2, 3]);
+    }
+
+    #[test]
+    fn constructors_fill_as_named() {
+        assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(Tensor::<f32>::arange(3).to_vec(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(Tensor::<f32>::full(&[2], 7.0).to_vec(), vec![7.0, 7.0]);
+        assert_eq!(Tensor::<f32>::scalar(3.0).item(), 3.0);
+        let t = Tensor::<f64>::from_fn(&[2, 2], |i| (i[0] * 10 + i[1]) as f64);
+        assert_eq!(t.to_vec(), vec![0.0, 1.0, 10.0, 11.0]);
+    }
+
+    #[test]
+    fn data_mut_copies_shared_storage_first() {
+        let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+        let mut b = a.clone();
+        b.data_mut()[0] = 9.0;
+        assert_eq!(a.to_vec(), vec![1.0, 2.0]);
+        assert_eq!(b.to_vec(), vec![9.0, 2.0]);
+    }
+
+    #[test]
+    fn display_shows_nested_brackets() {
+        let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+        assert_eq!(t.to_string(), "[[1.0000, 2.0000], [3.0000, 4.0000]]");
+    }
+}

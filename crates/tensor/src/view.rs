@@ -1,0 +1,271 @@
+//! Views: new shapes and strides over the same storage, with no copy.
+//!
+//! Each function here returns a tensor that shares its parent's storage. Only
+//! [`Tensor::reshape`] of a non-contiguous tensor has to copy, because no
+//! choice of strides can then describe the new shape.
+//!
+//! | view | what changes |
+//! |---|---|
+//! | `reshape` | shape, strides recomputed (copy if not contiguous) |
+//! | `permute`, `transpose`, `t` | shape and strides reordered |
+//! | `narrow` | one axis shortened; offset moves to the first kept element |
+//! | `select` | one axis removed; offset moves to the chosen entry |
+//! | `squeeze`, `unsqueeze` | a size-1 axis removed or added |
+//! | `broadcast_to` | size-1 axes stretched with stride 0 |
+//! | `split`, `chunk` | several `narrow`s covering one axis |
+
+use crate::element::Element;
+use crate::shape::{self, Dims};
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    fn view(&self, shape: Dims, strides: Dims, offset: usize) -> Tensor<T> {
+        Tensor { storage: self.storage.clone(), shape, strides, offset }
+    }
+
+    /// The same elements in row-major order, read as `shape`. A view if the tensor
+    /// is contiguous, a copy otherwise.
+    ///
+    /// # Panics
+    /// If `shape` holds a different number of elements.
+    pub fn reshape(&self, shape: &[usize]) -> Tensor<T> {
+        assert_eq!(
+            shape::numel(shape),
+            self.numel(),
+            "reshape: cannot view shape {:?} as {:?}",
+            self.shape(),
+            shape
+        );
+        let source = self.contiguous();
+        source.view(shape.into(), shape::contiguous_strides(shape), source.offset)
+    }
+
+    /// Reorders the axes: axis `i` of the result is axis `order[i]` of `self`.
+    ///
+    /// # Panics
+    /// If `order` is not a permutation of `0..ndim`.
+    pub fn permute(&self, order: &[usize]) -> Tensor<T> {
+        let mut seen = vec![false; self.ndim()];
+        let valid = order.len() == self.ndim()
+            && order.iter().all(|&a| a < seen.len() && !std::mem::replace(&mut seen[a], true));
+        assert!(valid, "permute: {order:?} is not a permutation of the axes of shape {:?}", self.shape());
+        let shape = order.iter().map(|&a| self.shape[a]).collect();
+        let strides = order.iter().map(|&a| self.strides[a]).collect();
+        self.view(shape, strides, self.offset)
+    }
+
+    /// Swaps two axes.
+    ///
+    /// # Panics
+    /// If either axis is out of range.
+    pub fn transpose(&self, axis_a: usize, axis_b: usize) -> Tensor<T> {
+        shape::check_axis(axis_a, self.ndim(), "transpose");
+        shape::check_axis(axis_b, self.ndim(), "transpose");
+        let mut order: Vec<usize> = (0..self.ndim()).collect();
+        order.swap(axis_a, axis_b);
+        self.permute(&order)
+    }
+
+    /// The matrix transpose: swaps the last two axes.
+    ///
+    /// # Panics
+    /// If the tensor has fewer than two axes.
+    pub fn t(&self) -> Tensor<T> {
+        assert!(self.ndim() >= 2, "t: needs at least 2 axes, got shape {:?}", self.shape());
+        self.transpose(self.ndim() - 2, self.ndim() - 1)
+    }
+
+    /// Entries `start..start + length` along `axis`.
+    ///
+    /// # Panics
+    /// If the range does not fit in the axis.
+    pub fn narrow(&self, axis: usize, start: usize, length: usize) -> Tensor<T> {
+        shape::check_axis(axis, self.ndim(), "narrow");
+        assert!(
+            start + length <= self.shape[axis],
+            "narrow: range {start}..{} is out of bounds for axis {axis} of shape {:?}",
+            start + length,
+            self.shape()
+        );
+        let mut shape = self.shape.clone();
+        shape[axis] = length;
+        let offset = if length == 0 { self.offset } else { self.offset + start * self.strides[axis] };
+        self.view(shape, self.strides.clone(), offset)
+    }
+
+    /// Entry `index` along `axis`, with that axis removed.
+    ///
+    /// # Panics
+    /// If the index is out of bounds.
+    pub fn select(&self, axis: usize, index: usize) -> Tensor<T> {
+        shape::check_axis(axis, self.ndim(), "select");
+        assert!(
+            index < self.shape[axis],
+            "select: index {index} is out of bounds for axis {axis} of shape {:?}",
+            self.shape()
+        );
+        let mut shape = self.shape.clone();
+        let mut strides = self.strides.clone();
+        let offset = self.offset + index * strides[axis];
+        shape.remove(axis);
+        strides.remove(axis);
+        self.view(shape, strides, offset)
+    }
+
+    /// Removes a size-1 axis.
+    ///
+    /// # Panics
+    /// If the axis is out of range or its size is not 1.
+    pub fn squeeze(&self, axis: usize) -> Tensor<T> {
+        shape::check_axis(axis, self.ndim(), "squeeze");
+        assert_eq!(self.shape[axis], 1, "squeeze: axis {axis} of shape {:?} does not have size 1", self.shape());
+        self.select(axis, 0)
+    }
+
+    /// Inserts a size-1 axis before position `axis` (`axis == ndim` appends one).
+    ///
+    /// # Panics
+    /// If `axis > ndim`.
+    pub fn unsqueeze(&self, axis: usize) -> Tensor<T> {
+        assert!(axis <= self.ndim(), "unsqueeze: axis {axis} is out of range for shape {:?}", self.shape());
+        let mut shape = self.shape.clone();
+        let mut strides = self.strides.clone();
+        shape.insert(axis, 1);
+        strides.insert(axis, 0);
+        self.view(shape, strides, self.offset)
+    }
+
+    /// Stretches size-1 axes (and adds leading axes) to reach `shape`, with stride 0.
+    ///
+    /// # Panics
+    /// If the tensor does not broadcast to `shape`.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
+        let strides = shape::broadcast_strides(&self.shape, &self.strides, shape)
+            .unwrap_or_else(|| panic!("broadcast_to: shape {:?} cannot broadcast to {:?}", self.shape(), shape));
+        self.view(shape.into(), strides, self.offset)
+    }
+
+    /// PyTorch's name for [`Tensor::broadcast_to`].
+    ///
+    /// # Panics
+    /// As `broadcast_to`.
+    pub fn expand(&self, shape: &[usize]) -> Tensor<T> {
+        self.broadcast_to(shape)
+    }
+
+    /// Cuts `axis` into consecutive pieces of the given sizes (views).
+    ///
+    /// # Panics
+    /// If the sizes do not add up to the axis length.
+    pub fn split(&self, sizes: &[usize], axis: usize) -> Vec<Tensor<T>> {
+        shape::check_axis(axis, self.ndim(), "split");
+        assert_eq!(
+            sizes.iter().sum::<usize>(),
+            self.shape[axis],
+            "split: sizes {sizes:?} do not add up to axis {axis} of shape {:?}",
+            self.shape()
+        );
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&n| {
+                let piece = self.narrow(axis, start, n);
+                start += n;
+                piece
+            })
+            .collect()
+    }
+
+    /// Cuts `axis` into `chunks` equal pieces (views).
+    ///
+    /// # Panics
+    /// If the axis length is not divisible by `chunks`.
+    pub fn chunk(&self, chunks: usize, axis: usize) -> Vec<Tensor<T>> {
+        shape::check_axis(axis, self.ndim(), "chunk");
+        let n = self.shape[axis];
+        assert!(
+            chunks > 0 && n % chunks == 0,
+            "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces",
+            self.shape()
+        );
+        self.split(&vec![n / chunks; chunks], axis)
+    }
+
+    /// Every entry along `axis`, each with that axis removed (views).
+    pub fn unbind(&self, axis: usize) -> Vec<Tensor<T>> {
+        shape::check_axis(axis, self.ndim(), "unbind");
+        (0..self.shape[axis]).map(|i| self.select(axis, i)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Tensor<f32> {
+        Tensor::from_vec((0..6).map(|x| x as f32).collect(), &[2, 3])
+    }
+
+    #[test]
+    fn transpose_shares_storage_and_swaps_strides() {
+        let t = grid().t();
+        assert_eq!(t.shape(), &[3, 2]);
+        assert_eq!(t.strides(), &[1, 3]);
+        assert!(t.shares_storage_with(&grid().t()) || !t.is_contiguous());
+        assert_eq!(t.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn narrow_and_select_move_the_offset() {
+        let g = grid();
+        let column = g.narrow(1, 1, 2);
+        assert_eq!(column.to_vec(), vec![1.0, 2.0, 4.0, 5.0]);
+        assert!(column.shares_storage_with(&g));
+        assert_eq!(g.select(0, 1).to_vec(), vec![3.0, 4.0, 5.0]);
+        assert_eq!(g.select(1, 2).to_vec(), vec![2.0, 5.0]);
+    }
+
+    #[test]
+    fn reshape_of_a_transpose_copies_in_row_major_order() {
+        let r = grid().t().reshape(&[6]);
+        assert_eq!(r.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        let g = grid();
+        assert!(g.reshape(&[3, 2]).shares_storage_with(&g));
+    }
+
+    #[test]
+    fn broadcast_reads_one_row_many_times() {
+        let row = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+        let b = row.broadcast_to(&[3, 2]);
+        assert_eq!(b.strides(), &[0, 1]);
+        assert_eq!(b.to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn split_and_chunk_cover_the_axis() {
+        let parts = grid().split(&[1, 2], 1);
+        assert_eq!(parts[1].to_vec(), vec![1.0, 2.0, 4.0, 5.0]);
+        let rows = grid().chunk(2, 0);
+        assert_eq!(rows[1].to_vec(), vec![3.0, 4.0, 5.0]);
+        assert_eq!(grid().unbind(1)[0].to_vec(), vec![0.0, 3.0]);
+    }
+
+    #[test]
+    fn squeeze_and_unsqueeze_are_inverse() {
+        let u = grid().unsqueeze(1);
+        assert_eq!(u.shape(), &[2, 1, 3]);
+        assert_eq!(u.squeeze(1).shape(), &[2, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "reshape: cannot view shape [2, 3] as [4]")]
+    fn reshape_to_a_different_size_panics_with_both_shapes() {
+        grid().reshape(&[4]);
+    }
+
+    #[test]
+    #[should_panic(expected = "broadcast_to: shape [2, 3] cannot broadcast to [2, 4]")]
+    fn broadcast_to_an_incompatible_shape_panics() {
+        grid().broadcast_to(&[2, 4]);
+    }
+}
