@@ -1,0 +1,29 @@
+//! The differentiable ops, one module per family.
+//!
+//! Every op is one method on [`Var`](crate::Var) that (1) computes its value with
+//! the `tensor` crate and (2) calls [`Tape::record`](crate::Tape::record) with its
+//! backward rule right beside it. The rule's doc line states the local
+//! derivative: for `y = f(x)` and upstream gradient `g = dL/dy`, it returns
+//! `dL/dx`.
+//!
+//! Broadcasting is undone in one place: a binary op's gradient for an input of
+//! shape `s` is `sum_to(s, ...)` ([`Tensor::sum_to`](tensor::Tensor::sum_to)), the
+//! adjoint of `broadcast_to`.
+//!
+//! | module | ops |
+//! |---|---|
+//! | [`arith`] | `add sub mul div` (vars, tensors, scalars), `neg`, `maximum minimum`, `where_`, `dropout` |
+//! | [`unary`] | `exp ln log1p tanh sigmoid relu sqrt square abs powf clamp` |
+//! | [`matmul`] | `matmul` (2-D and batched) |
+//! | [`reduce`] | `sum mean max` (all, or along an axis), `softmax`, `log_softmax` |
+//! | [`shape`] | `reshape permute transpose t narrow select squeeze unsqueeze broadcast_to concat stack split chunk unbind` |
+//! | [`index`] | `index_select` (embedding lookup), `gather` |
+//! | [`loss`] | `binary_cross_entropy_with_logits`, `cross_entropy`, `mse` |
+
+pub mod arith;
+pub mod index;
+pub mod loss;
+pub mod matmul;
+pub mod reduce;
+pub mod shape;
+pub mod unary;

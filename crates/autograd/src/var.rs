@@ -1,0 +1,198 @@
+//! `Var`: a value on a tape, with the ops that record themselves.
+//!
+//! A `Var` holds its value (a [`Tensor`]) and, if it needs a gradient, the id
+//! of its node on the tape. Ops on vars compute the value with the `tensor`
+//! crate and record a backward rule (see [`ops`](crate::ops)); the Rust
+//! operators `+ - * /` work between vars, and with tensors and scalars.
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use tensor::{Element, Tensor};
+
+use crate::tape::Tape;
+
+/// A value recorded on a [`Tape`]. Cheap to clone (an `Rc` and an `Arc`).
+pub struct Var<T: Element = f32> {
+    tape: Tape<T>,
+    node: Option<usize>,
+    value: Tensor<T>,
+}
+
+impl<T: Element> Clone for Var<T> {
+    fn clone(&self) -> Self {
+        Var { tape: self.tape.clone(), node: self.node, value: self.value.clone() }
+    }
+}
+
+impl<T: Element> std::fmt::Debug for Var<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Var(node {:?}, {:?})", self.node, self.value)
+    }
+}
+
+impl<T: Element> Var<T> {
+    pub(crate) fn new(tape: Tape<T>, node: Option<usize>, value: Tensor<T>) -> Self {
+        Var { tape, node, value }
+    }
+
+    /// The value.
+    pub fn value(&self) -> &Tensor<T> {
+        &self.value
+    }
+
+    /// The value's shape.
+    pub fn shape(&self) -> &[usize] {
+        self.value.shape()
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.value.ndim()
+    }
+
+    /// The size of one axis.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn dim(&self, axis: usize) -> usize {
+        self.value.dim(axis)
+    }
+
+    /// The value of a one-element var.
+    ///
+    /// # Panics
+    /// If the var has more than one element.
+    pub fn item(&self) -> T {
+        self.value.item()
+    }
+
+    /// The tape this var was recorded on.
+    pub fn tape(&self) -> &Tape<T> {
+        &self.tape
+    }
+
+    /// The node id on the tape, or `None` for a value that needs no gradient.
+    pub fn node(&self) -> Option<usize> {
+        self.node
+    }
+
+    /// Whether gradients flow through this var.
+    pub fn requires_grad(&self) -> bool {
+        self.node.is_some()
+    }
+
+    /// The same value, cut off from the graph: no gradient flows back through it.
+    ///
+    /// A stateful RNN detaches its final state before feeding it to the next batch.
+    pub fn detach(&self) -> Var<T> {
+        self.tape.constant(self.value.clone())
+    }
+
+    /// Asks `backward` to keep this intermediate var's gradient (leaves always keep theirs).
+    ///
+    /// Lets an example read `dL/dh_t` for every time step `t`, to watch gradients
+    /// vanish along time.
+    pub fn retain_grad(&self) {
+        if let Some(id) = self.node {
+            self.tape.state.borrow_mut().nodes[id].retain_grad = true;
+        }
+    }
+
+    /// A constant on the same tape.
+    pub(crate) fn constant_like(&self, value: Tensor<T>) -> Var<T> {
+        self.tape.constant(value)
+    }
+}
+
+macro_rules! var_operator {
+    ($trait:ident, $method:ident, $var_op:ident, $scalar_op:ident) => {
+        impl<T: Element> $trait<&Var<T>> for &Var<T> {
+            type Output = Var<T>;
+            fn $method(self, other: &Var<T>) -> Var<T> {
+                self.$var_op(other)
+            }
+        }
+        impl<T: Element> $trait<Var<T>> for Var<T> {
+            type Output = Var<T>;
+            fn $method(self, other: Var<T>) -> Var<T> {
+                (&self).$var_op(&other)
+            }
+        }
+        impl<T: Element> $trait<&Var<T>> for Var<T> {
+            type Output = Var<T>;
+            fn $method(self, other: &Var<T>) -> Var<T> {
+                (&self).$var_op(other)
+            }
+        }
+        impl<T: Element> $trait<Var<T>> for &Var<T> {
+            type Output = Var<T>;
+            fn $method(self, other: Var<T>) -> Var<T> {
+                self.$var_op(&other)
+            }
+        }
+        impl<T: Element> $trait<&Tensor<T>> for &Var<T> {
+            type Output = Var<T>;
+            fn $method(self, other: &Tensor<T>) -> Var<T> {
+                self.$var_op(&self.constant_like(other.clone()))
+            }
+        }
+        impl<T: Element> $trait<T> for &Var<T> {
+            type Output = Var<T>;
+            fn $method(self, scalar: T) -> Var<T> {
+                self.$scalar_op(scalar)
+            }
+        }
+        impl<T: Element> $trait<T> for Var<T> {
+            type Output = Var<T>;
+            fn $method(self, scalar: T) -> Var<T> {
+                (&self).$scalar_op(scalar)
+            }
+        }
+    };
+}
+
+var_operator!(Add, add, add, add_scalar);
+var_operator!(Sub, sub, sub, sub_scalar);
+var_operator!(Mul, mul, mul, mul_scalar);
+var_operator!(Div, div, div, div_scalar);
+
+macro_rules! scalar_on_the_left {
+    ($t:ty) => {
+        impl Add<&Var<$t>> for $t {
+            type Output = Var<$t>;
+            fn add(self, var: &Var<$t>) -> Var<$t> {
+                var.add_scalar(self)
+            }
+        }
+        impl Sub<&Var<$t>> for $t {
+            type Output = Var<$t>;
+            /// `c - x`, as in a GRU's `1 - z`.
+            fn sub(self, var: &Var<$t>) -> Var<$t> {
+                var.neg().add_scalar(self)
+            }
+        }
+        impl Mul<&Var<$t>> for $t {
+            type Output = Var<$t>;
+            fn mul(self, var: &Var<$t>) -> Var<$t> {
+                var.mul_scalar(self)
+            }
+        }
+    };
+}
+
+scalar_on_the_left!(f32);
+scalar_on_the_left!(f64);
+
+impl<T: Element> Neg for &Var<T> {
+    type Output = Var<T>;
+    fn neg(self) -> Var<T> {
+        Var::neg(self)
+    }
+}
+
+impl<T: Element> Neg for Var<T> {
+    type Output = Var<T>;
+    fn neg(self) -> Var<T> {
+        Var::neg(&self)
+    }
+}
