@@ -184,7 +184,7 @@ impl<T: Element> Tensor<T> {
         shape::check_axis(axis, self.ndim(), "chunk");
         let n = self.shape[axis];
         assert!(
-            chunks > 0 && n % chunks == 0,
+            chunks > 0 && n.is_multiple_of(chunks),
             "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces",
             self.shape()
         );

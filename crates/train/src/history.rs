@@ -75,19 +75,16 @@ impl History {
         let epochs = self.epochs().max(2) as f64;
         let x = |epoch: usize| margin + (width - 2.0 * margin) * epoch as f64 / (epochs - 1.0);
         let y = |value: f64| height - margin - (height - 2.0 * margin) * (value - low) / (high - low);
+        let (center, bottom, right) = (width / 2.0, height - margin, width - margin);
+        let label_y = height - 12.0;
         let mut svg = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
              <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{}\" y=\"20\" text-anchor=\"middle\">{title}</text>\n\
-             <line x1=\"{margin}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"black\"/>\n\
-             <line x1=\"{margin}\" y1=\"{margin}\" x2=\"{margin}\" y2=\"{0}\" stroke=\"black\"/>\n\
-             <text x=\"{2}\" y=\"{3}\" text-anchor=\"middle\">epoch</text>\n\
-             <text x=\"4\" y=\"{margin}\">{high:.3}</text>\n<text x=\"4\" y=\"{0}\">{low:.3}</text>\n",
-            width / 2.0,
-            height - margin,
-            width - margin,
-            width / 2.0,
-            height - 12.0,
+             <text x=\"{center}\" y=\"20\" text-anchor=\"middle\">{title}</text>\n\
+             <line x1=\"{margin}\" y1=\"{bottom}\" x2=\"{right}\" y2=\"{bottom}\" stroke=\"black\"/>\n\
+             <line x1=\"{margin}\" y1=\"{margin}\" x2=\"{margin}\" y2=\"{bottom}\" stroke=\"black\"/>\n\
+             <text x=\"{center}\" y=\"{label_y}\" text-anchor=\"middle\">epoch</text>\n\
+             <text x=\"4\" y=\"{margin}\">{high:.3}</text>\n<text x=\"4\" y=\"{bottom}\">{low:.3}</text>\n"
         );
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
         for (i, (name, values)) in series.iter().enumerate() {

@@ -158,7 +158,7 @@ impl<T: Element> Var<T> {
     /// If the axis length is not divisible by `chunks`.
     pub fn chunk(&self, chunks: usize, axis: usize) -> Vec<Var<T>> {
         let n = self.dim(axis);
-        assert!(chunks > 0 && n % chunks == 0, "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces", self.shape());
+        assert!(chunks > 0 && n.is_multiple_of(chunks), "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces", self.shape());
         self.split(&vec![n / chunks; chunks], axis)
     }
 

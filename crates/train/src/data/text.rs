@@ -1,0 +1,350 @@
+//! Character-level corpora: a text file as a long list of character ids, cut
+//! into (input, target) sequences for a language model (char-rnn).
+//!
+//! - The vocabulary is the sorted set of characters in the text, so ids are
+//!   stable for a given text ([`CharVocabulary`]).
+//! - A model learns to predict the next character: a target sequence is its
+//!   input shifted by one. From `"hello"` with length 4: input `"hell"`,
+//!   target `"ello"`.
+//! - The text is split by position, the first part for training and the last
+//!   part for validation (as char-rnn does): random windows of one text would
+//!   put overlapping sentences on both sides.
+//! - Windows start every `L` characters, so each character is an input once.
+//!
+//! The default corpus is tiny Shakespeare (1,115,394 characters, 65 distinct),
+//! found like any data file (see [`DataPaths::locate`]) or downloaded from the
+//! TensorFlow text-generation tutorial's address. That file is byte-for-byte
+//! char-rnn's `tinyshakespeare/input.txt`, whose MD5 is checked.
+
+use std::path::{Path, PathBuf};
+
+use tensor::Indices;
+
+use super::loader::order;
+use super::{DataError, DataPaths, RemoteFile};
+
+/// Where tiny Shakespeare is downloaded from.
+pub const TINY_SHAKESPEARE_URL: &str =
+    "https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt";
+/// Tiny Shakespeare's MD5.
+pub const TINY_SHAKESPEARE_MD5: &str = "6fb458f1232090904fb40fe944165e91";
+
+/// Tiny Shakespeare: `shakespeare.txt` (the tutorial's name) or `tinyshakespeare.txt`.
+pub fn tiny_shakespeare() -> RemoteFile {
+    RemoteFile {
+        dataset: "tiny Shakespeare".to_string(),
+        url: TINY_SHAKESPEARE_URL.to_string(),
+        file_name: "shakespeare.txt".to_string(),
+        md5: Some(TINY_SHAKESPEARE_MD5.to_string()),
+        other_names: vec!["tinyshakespeare.txt".to_string()],
+    }
+}
+
+/// The characters of a text, sorted; a character's id is its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CharVocabulary {
+    chars: Vec<char>,
+}
+
+impl CharVocabulary {
+    /// The distinct characters of `text`, sorted by code point.
+    pub fn from_text(text: &str) -> CharVocabulary {
+        let mut chars: Vec<char> = text.chars().collect();
+        chars.sort_unstable();
+        chars.dedup();
+        CharVocabulary { chars }
+    }
+
+    /// The number of characters (the model's input and output size).
+    pub fn len(&self) -> usize {
+        self.chars.len()
+    }
+
+    /// Whether there are no characters.
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    /// The characters, in id order.
+    pub fn chars(&self) -> &[char] {
+        &self.chars
+    }
+
+    /// The id of `c`, if it is in the vocabulary (a binary search: the list is sorted).
+    pub fn id(&self, c: char) -> Option<usize> {
+        self.chars.binary_search(&c).ok()
+    }
+
+    /// The ids of the characters of `text`; an unknown character is an error.
+    pub fn encode(&self, text: &str) -> Result<Vec<usize>, DataError> {
+        text.chars()
+            .map(|c| self.id(c).ok_or(DataError::UnknownChar { character: c }))
+            .collect()
+    }
+
+    /// The text of `ids`; an id out of range is an error.
+    pub fn decode(&self, ids: &[usize]) -> Result<String, DataError> {
+        ids.iter()
+            .map(|&id| {
+                self.chars.get(id).copied().ok_or_else(|| {
+                    DataError::InvalidArgument(format!(
+                        "character id {id} is outside the vocabulary of {}",
+                        self.len()
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A text as character ids, with its vocabulary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CharCorpus {
+    /// The characters of the text.
+    pub vocab: CharVocabulary,
+    /// The whole text, encoded.
+    pub ids: Vec<usize>,
+    /// The file it was read from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl CharCorpus {
+    /// Tiny Shakespeare, found or downloaded as `paths` says.
+    pub fn load(paths: &DataPaths) -> Result<CharCorpus, DataError> {
+        CharCorpus::read(&paths.locate(&tiny_shakespeare())?)
+    }
+
+    /// Reads a UTF-8 text file.
+    pub fn read(path: &Path) -> Result<CharCorpus, DataError> {
+        let bytes = std::fs::read(path).map_err(|e| DataError::io("reading", path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| DataError::NotUtf8 {
+            path: path.to_path_buf(),
+            member: None,
+            valid_up_to: e.utf8_error().valid_up_to(),
+        })?;
+        if text.is_empty() {
+            return Err(DataError::EmptySplit {
+                path: path.to_path_buf(),
+                split: "the text file".to_string(),
+            });
+        }
+        let mut corpus = CharCorpus::from_text(&text)?;
+        corpus.source = Some(path.to_path_buf());
+        Ok(corpus)
+    }
+
+    /// Encodes `text` with its own vocabulary; empty text is an error.
+    pub fn from_text(text: &str) -> Result<CharCorpus, DataError> {
+        if text.is_empty() {
+            return Err(DataError::InvalidArgument("the text is empty".to_string()));
+        }
+        let vocab = CharVocabulary::from_text(text);
+        let ids = vocab.encode(text)?;
+        Ok(CharCorpus {
+            vocab,
+            ids,
+            source: None,
+        })
+    }
+
+    /// Input/target sequences of `seq_len` characters: the last
+    /// `validation_fraction` of the text (rounded) for validation, the rest
+    /// for training. Each part must hold at least one sequence (`seq_len + 1`
+    /// characters), unless `validation_fraction` is 0.
+    pub fn sequences(
+        &self,
+        seq_len: usize,
+        validation_fraction: f64,
+    ) -> Result<CharSplits, DataError> {
+        if seq_len == 0 || !(0.0..1.0).contains(&validation_fraction) {
+            return Err(DataError::InvalidArgument(format!(
+                "need seq_len >= 1 and a validation fraction in [0, 1); got {seq_len} and {validation_fraction}"
+            )));
+        }
+        let validation_len = (validation_fraction * self.ids.len() as f64).round() as usize;
+        let (train, validation) = self.ids.split_at(self.ids.len() - validation_len);
+        for (name, part) in [("training", train), ("validation", validation)] {
+            let needed = name == "training" || validation_fraction > 0.0;
+            if needed && part.len() < seq_len + 1 {
+                return Err(DataError::InvalidArgument(format!(
+                    "the {name} part has {} characters, too few for one sequence of {seq_len} \
+                     (input and target need {})",
+                    part.len(),
+                    seq_len + 1
+                )));
+            }
+        }
+        Ok(CharSplits {
+            train: CharSequences::new(train.to_vec(), seq_len),
+            validation: CharSequences::new(validation.to_vec(), seq_len),
+        })
+    }
+}
+
+/// Training and validation sequences.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CharSplits {
+    /// From the start of the text.
+    pub train: CharSequences,
+    /// From the end of the text.
+    pub validation: CharSequences,
+}
+
+/// Input/target windows over a span of character ids. Window `i` covers
+/// `span[i*L .. i*L + L + 1]`: its first `L` ids are the input, its last `L` the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CharSequences {
+    span: Vec<usize>,
+    seq_len: usize,
+}
+
+impl CharSequences {
+    fn new(span: Vec<usize>, seq_len: usize) -> CharSequences {
+        CharSequences { span, seq_len }
+    }
+
+    /// The number of windows.
+    pub fn len(&self) -> usize {
+        self.span.len().saturating_sub(1) / self.seq_len
+    }
+
+    /// Whether there are no windows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `L`, the length of each input and target.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+    }
+
+    /// The input of window `i` (`i < len()`).
+    pub fn input(&self, i: usize) -> &[usize] {
+        &self.span[i * self.seq_len..(i + 1) * self.seq_len]
+    }
+
+    /// The target of window `i`: its input shifted by one character.
+    pub fn target(&self, i: usize) -> &[usize] {
+        &self.span[i * self.seq_len + 1..(i + 1) * self.seq_len + 1]
+    }
+
+    /// Batches of `batch_size` windows, shuffled with `shuffle_seed` if given
+    /// (pass a new seed each epoch), the last short batch dropped if `drop_last`.
+    pub fn batches(
+        &self,
+        batch_size: usize,
+        shuffle_seed: Option<u64>,
+        drop_last: bool,
+    ) -> Result<impl ExactSizeIterator<Item = CharBatch> + '_, DataError> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidArgument(
+                "batch_size must be at least 1".to_string(),
+            ));
+        }
+        let order = order(self.len(), shuffle_seed);
+        let mut batches: Vec<Vec<usize>> =
+            order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        if drop_last && batches.last().is_some_and(|b| b.len() < batch_size) {
+            batches.pop();
+        }
+        Ok(batches.into_iter().map(move |windows| {
+            let shape = [windows.len(), self.seq_len];
+            let inputs = windows
+                .iter()
+                .flat_map(|&i| self.input(i))
+                .copied()
+                .collect();
+            let targets = windows
+                .iter()
+                .flat_map(|&i| self.target(i))
+                .copied()
+                .collect();
+            CharBatch {
+                inputs: Indices::new(inputs, &shape),
+                targets: Indices::new(targets, &shape),
+            }
+        }))
+    }
+}
+
+/// A batch of character windows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CharBatch {
+    /// `[batch, L]` input ids.
+    pub inputs: Indices,
+    /// `[batch, L]` target ids: each row's input shifted by one.
+    pub targets: Indices,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabulary_is_sorted_and_round_trips() {
+        let corpus = CharCorpus::from_text("hello, world").unwrap();
+        assert_eq!(
+            corpus.vocab.chars(),
+            [' ', ',', 'd', 'e', 'h', 'l', 'o', 'r', 'w']
+        );
+        assert_eq!(corpus.vocab.decode(&corpus.ids).unwrap(), "hello, world");
+        assert!(matches!(
+            corpus.vocab.encode("hex"),
+            Err(DataError::UnknownChar { character: 'x' })
+        ));
+        assert!(corpus.vocab.decode(&[9]).is_err());
+    }
+
+    #[test]
+    fn targets_are_inputs_shifted_by_one_and_validation_is_the_end() {
+        let corpus = CharCorpus::from_text("abcdefghij").unwrap();
+        let decode = |ids: &[usize]| corpus.vocab.decode(ids).unwrap();
+        // Everything for training: windows "abcd", "defg", "ghij".
+        let splits = corpus.sequences(3, 0.0).unwrap();
+        assert_eq!((splits.train.len(), splits.validation.len()), (3, 0));
+        assert_eq!(decode(splits.train.input(1)), "def");
+        assert_eq!(decode(splits.train.target(1)), "efg");
+        // Train "abcdefg", validation "hij".
+        let splits = corpus.sequences(2, 0.3).unwrap();
+        assert_eq!((splits.train.len(), splits.validation.len()), (3, 1));
+        assert_eq!(decode(splits.validation.input(0)), "hi");
+        assert_eq!(decode(splits.validation.target(0)), "ij");
+        // "hij" is too short for one window of 3 (it needs 4 characters).
+        assert!(corpus.sequences(3, 0.3).is_err());
+    }
+
+    #[test]
+    fn batches_cover_every_window_once() {
+        let corpus = CharCorpus::from_text(&"abcdefghijklmnopqrstuvwxyz".repeat(4)).unwrap();
+        let splits = corpus.sequences(5, 0.0).unwrap();
+        assert_eq!(splits.train.len(), 20);
+        let batches: Vec<CharBatch> = splits.train.batches(6, Some(3), false).unwrap().collect();
+        assert_eq!(batches.len(), 4);
+        assert_eq!(batches[0].inputs.shape(), [6, 5]);
+        let mut firsts: Vec<usize> = batches
+            .iter()
+            .flat_map(|b| {
+                b.inputs
+                    .values()
+                    .chunks(5)
+                    .map(|row| row[0])
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        firsts.sort();
+        let mut expected: Vec<usize> = (0..20).map(|i| (i * 5) % 26).collect();
+        expected.sort();
+        assert_eq!(firsts, expected);
+        for batch in &batches {
+            for (input, target) in batch
+                .inputs
+                .values()
+                .chunks(5)
+                .zip(batch.targets.values().chunks(5))
+            {
+                assert_eq!(input[1..], target[..4]);
+            }
+        }
+        assert_eq!(splits.train.batches(6, None, true).unwrap().len(), 3);
+    }
+}
