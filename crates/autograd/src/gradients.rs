@@ -102,6 +102,14 @@ impl<T: Element> Gradients<T> {
     }
 }
 
+impl<T: Element> std::fmt::Debug for Gradients<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shapes: Vec<(usize, &[usize])> =
+            self.grads.iter().enumerate().filter_map(|(id, g)| g.as_ref().map(|g| (id, g.shape()))).collect();
+        write!(f, "Gradients {{ node: shape }} {shapes:?}")
+    }
+}
+
 impl<T: Element> Index<&Var<T>> for Gradients<T> {
     type Output = Tensor<T>;
 

@@ -61,11 +61,14 @@ pub(crate) struct Node<T: Element> {
     pub(crate) retain_grad: bool,
 }
 
+/// A parameter's identity: its storage, offset, shape and strides.
+type ParameterKey = (usize, usize, SmallVec<[usize; 4]>, SmallVec<[usize; 4]>);
+
 pub(crate) struct TapeState<T: Element> {
     pub(crate) nodes: Vec<Node<T>>,
     pub(crate) recording: bool,
     /// Leaves made by [`Tape::parameter`], keyed by the tensor's identity.
-    parameters: HashMap<(usize, usize, SmallVec<[usize; 4]>), Var<T>>,
+    parameters: HashMap<ParameterKey, Var<T>>,
     /// Set once `backward` has consumed the rules.
     pub(crate) spent: bool,
 }
@@ -168,10 +171,10 @@ impl<T: Element> Tape<T> {
     /// The leaf for a parameter tensor, made on first use and reused after, so a
     /// weight used at every time step is one leaf whose gradient sums all steps.
     ///
-    /// Identity is the tensor's storage and view (clones of one tensor are the
-    /// same parameter).
+    /// Identity is the tensor's storage and view: clones of one tensor are the
+    /// same parameter; a transposed view of it is another.
     pub fn parameter(&self, value: &Tensor<T>) -> Var<T> {
-        let key = (value.storage().as_ptr() as usize, value.offset(), value.shape().into());
+        let key = (value.storage().as_ptr() as usize, value.offset(), value.shape().into(), value.strides().into());
         if let Some(var) = self.state.borrow().parameters.get(&key) {
             return var.clone();
         }

@@ -6,13 +6,21 @@
 //! disjoint pieces of the output, never over a sum.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of cores, asked of the OS once: the question reads cgroup files
+/// and costs ~30 µs, far more than a small op.
+fn available_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// The number of threads large ops use (the available cores unless set).
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => available_cores(),
         n => n,
     }
 }
@@ -29,6 +37,10 @@ pub(crate) const MIN_ELEMENTS_PER_THREAD: usize = 1 << 16;
 /// Fills `out` by calling `fill(first_index, chunk)` on disjoint chunks, on
 /// several threads when `out` is large enough to be worth it.
 pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
+    if out.len() < 2 * MIN_ELEMENTS_PER_THREAD {
+        fill(0, out);
+        return;
+    }
     let threads = num_threads().min(out.len() / MIN_ELEMENTS_PER_THREAD).max(1);
     if threads == 1 {
         fill(0, out);
