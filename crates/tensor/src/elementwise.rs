@@ -250,10 +250,23 @@ impl<T: Element> AddAssign<&Tensor<T>> for Tensor<T> {
             );
             other.broadcast_to(&shape)
         };
-        let source = other.as_slice().map(|s| s.to_vec()).unwrap_or_else(|| other.to_vec());
         let target = self.data_mut();
-        for (t, s) in target.iter_mut().zip(source) {
-            *t += s;
+        match other.as_slice() {
+            Some(source) => {
+                for (t, &s) in target.iter_mut().zip(source) {
+                    *t += s;
+                }
+            }
+            None => {
+                // A broadcast or strided source: walk it in row-major order beside the target.
+                let target_strides = shape::contiguous_strides(other.shape());
+                let source = other.storage();
+                for_each_row(other.shape(), [&target_strides, other.strides()], [0, other.offset()], |[t, s], len, [dt, ds]| {
+                    for i in 0..len {
+                        target[t + i * dt] += source[s + i * ds];
+                    }
+                });
+            }
         }
     }
 }

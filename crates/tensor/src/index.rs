@@ -169,8 +169,15 @@ impl<T: Element> Tensor<T> {
             [&strides, source.strides()],
             [region_start, source.offset()],
             |[t, s], len, [dt, ds]| {
-                for i in 0..len {
-                    target[t + i * dt] += added[s + i * ds];
+                if dt == 1 && ds == 1 {
+                    // The common case (a slice of rows): a contiguous, vectorizable loop.
+                    for (x, &y) in target[t..t + len].iter_mut().zip(&added[s..s + len]) {
+                        *x += y;
+                    }
+                } else {
+                    for i in 0..len {
+                        target[t + i * dt] += added[s + i * ds];
+                    }
                 }
             },
         );
