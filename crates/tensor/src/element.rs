@@ -11,8 +11,14 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// A floating-point scalar type a [`Tensor`](crate::Tensor) can hold (`f32` or `f64`).
+///
+/// The hidden supertrait `GemmElement` is the matrix multiply's per-type hook:
+/// it hands [`matmul`](crate::matmul) the SIMD micro-kernels written for this
+/// exact type (`f32` and `f64` need different instructions). It is implemented
+/// for `f32` and `f64` in `matmul/kernel/mod.rs`.
 pub trait Element:
-    Copy
+    crate::matmul::GemmElement
+    + Copy
     + Send
     + Sync
     + Default
