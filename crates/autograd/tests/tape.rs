@@ -211,8 +211,7 @@ fn a_no_grad_tape_records_nothing_and_keeps_no_tensors() {
     assert_eq!(
         inference
             .backward(&without)
-            .err()
-            .expect("backward should fail"),
+            .expect_err("backward should fail"),
         BackwardError::NotRecorded
     );
     assert!(!recorded.is_empty() && recorded.memory_bytes() > 0);
@@ -226,7 +225,7 @@ fn ops_on_constants_alone_record_nothing() {
     assert_eq!(tape.len(), 0);
     assert!(!b.requires_grad());
     assert_eq!(
-        tape.backward(&b).err().expect("backward should fail"),
+        tape.backward(&b).expect_err("backward should fail"),
         BackwardError::NotRecorded
     );
 }
@@ -257,7 +256,7 @@ fn memory_bytes_counts_saved_tensors_and_backward_frees_them() {
 fn backward_of_a_non_scalar_loss_is_an_error_naming_its_shape() {
     let tape = Tape::<f64>::new();
     let x = tape.leaf(Tensor::ones(&[2, 3]));
-    let error = tape.backward(&x.exp()).err().expect("backward should fail");
+    let error = tape.backward(&x.exp()).expect_err("backward should fail");
     assert_eq!(error, BackwardError::NonScalarLoss { shape: vec![2, 3] });
     let message = error.to_string();
     assert!(
@@ -275,8 +274,7 @@ fn backward_with_needs_a_seed_of_the_output_shape() {
     let y = x.mul_scalar(3.0);
     let error = tape
         .backward_with(&y, Tensor::ones(&[3, 2]))
-        .err()
-        .expect("backward should fail");
+        .expect_err("backward should fail");
     assert_eq!(
         error,
         BackwardError::SeedShape {
@@ -301,7 +299,7 @@ fn a_second_backward_on_one_tape_is_an_error() {
     let x = tape.leaf(vector(&[1.0]));
     let loss = x.tanh().sum();
     tape.backward(&loss).unwrap();
-    let error = tape.backward(&loss).err().expect("backward should fail");
+    let error = tape.backward(&loss).expect_err("backward should fail");
     assert_eq!(error, BackwardError::AlreadyBackpropagated);
     assert!(error.to_string().contains("new tape"), "{error}");
 }
@@ -311,7 +309,7 @@ fn backward_of_a_var_from_another_tape_is_an_error() {
     let (first, second) = (Tape::<f64>::new(), Tape::<f64>::new());
     let loss = first.leaf(vector(&[1.0])).sum();
     assert_eq!(
-        second.backward(&loss).err().expect("backward should fail"),
+        second.backward(&loss).expect_err("backward should fail"),
         BackwardError::DifferentTape
     );
 }
