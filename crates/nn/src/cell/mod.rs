@@ -1,0 +1,309 @@
+//! Recurrent cells: one time step of an RNN, an LSTM and a GRU.
+//!
+//! A cell maps the input at one step and the previous state to the next
+//! state. All three share one parameter layout, PyTorch's, with the gates
+//! fused so a step costs two matrix products, not one per gate:
+//!
+//! | parameter | shape | holds |
+//! |---|---|---|
+//! | `weight_ih` | `[G*H, E]` | the input weights of all `G` gates, stacked |
+//! | `weight_hh` | `[G*H, H]` | the recurrent weights of all gates |
+//! | `bias_ih`, `bias_hh` | `[G*H]` | two biases, as cuDNN and PyTorch have |
+//!
+//! with `G = 1` (RNN), `4` (LSTM: `i, f, g, o`) or `3` (GRU: `r, z, n`).
+//!
+//! # Split in two so the input projection runs once
+//! The input part of every gate, `x_t W_ih^T + b`, does not depend on the
+//! state, so a sequence layer computes it for **all** time steps in one
+//! matrix product before the time loop ([`RecurrentCell::project_input`],
+//! `[B*T, E] @ [E, G*H]`). Inside the loop only the recurrent product
+//! `h W_hh^T` remains ([`CellVars::recurrent`]); [`RecurrentCell::step`]
+//! takes the already projected input of one step.
+//!
+//! # State
+//! A state is a list of vars, `h` first: `[h]` for the RNN and GRU, `[h, c]`
+//! for the LSTM, each `[B, H]`.
+
+pub mod gru;
+pub mod lstm;
+pub mod rnn;
+
+use autograd::{Tape, Var};
+use rand::Rng;
+use tensor::{Element, Tensor};
+
+use crate::activation::Activation;
+use crate::init::{Init, InitScheme};
+use crate::module::{check_vars, Bind, Module};
+use crate::param::Param;
+
+pub use gru::GruCell;
+pub use lstm::LstmCell;
+pub use rnn::RnnCell;
+
+/// Construction options shared by the three cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellOptions {
+    /// Whether the cell has `bias_ih` and `bias_hh` (default true).
+    pub bias: bool,
+    /// Keras' initializers (default) or PyTorch's `U(-1/sqrt(H), 1/sqrt(H))`.
+    pub init: InitScheme,
+    /// The Elman RNN's activation, `tanh` (default) or `relu`; ignored by the LSTM and GRU.
+    pub nonlinearity: Activation,
+}
+
+impl Default for CellOptions {
+    fn default() -> Self {
+        CellOptions {
+            bias: true,
+            init: InitScheme::Keras,
+            nonlinearity: Activation::Tanh,
+        }
+    }
+}
+
+/// The four parameters of a cell with `G` fused gates (see the [module docs](self)).
+#[derive(Clone, Debug)]
+pub struct CellParams<T: Element = f32> {
+    /// `W_ih`, `[G*H, E]`.
+    pub weight_ih: Param<T>,
+    /// `W_hh`, `[G*H, H]`.
+    pub weight_hh: Param<T>,
+    /// `b_ih`, `[G*H]`, if the cell has biases.
+    pub bias_ih: Option<Param<T>>,
+    /// `b_hh`, `[G*H]`, if the cell has biases.
+    pub bias_hh: Option<Param<T>>,
+}
+
+impl<T: Element> CellParams<T> {
+    /// Parameters for `gates` fused gates, initialized as `options.init` says:
+    ///
+    /// - Keras: `W_ih` Glorot-uniform, `W_hh` orthogonal, biases zero;
+    /// - PyTorch: everything `U(-1/sqrt(H), 1/sqrt(H))`.
+    ///
+    /// (The LSTM then sets its forget-gate bias, see [`LstmCell`].)
+    pub fn new(
+        gates: usize,
+        input_size: usize,
+        hidden_size: usize,
+        options: &CellOptions,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let rows = gates * hidden_size;
+        let bound = 1.0 / (hidden_size.max(1) as f64).sqrt();
+        let (input_init, recurrent_init, bias_init) = match options.init {
+            InitScheme::Keras => (Init::GlorotUniform, Init::Orthogonal, Init::Zeros),
+            InitScheme::PyTorch => (
+                Init::Uniform(bound),
+                Init::Uniform(bound),
+                Init::Uniform(bound),
+            ),
+        };
+        let weight_ih = Param::new("weight_ih", input_init.tensor(&[rows, input_size], rng));
+        let weight_hh = Param::new(
+            "weight_hh",
+            recurrent_init.tensor(&[rows, hidden_size], rng),
+        );
+        let (bias_ih, bias_hh) = if options.bias {
+            (
+                Some(Param::new("bias_ih", bias_init.tensor(&[rows], rng))),
+                Some(Param::new("bias_hh", bias_init.tensor(&[rows], rng))),
+            )
+        } else {
+            (None, None)
+        };
+        CellParams {
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+        }
+    }
+
+    /// `E`, the input size.
+    pub fn input_size(&self) -> usize {
+        self.weight_ih.shape()[1]
+    }
+
+    /// `H`, the hidden size.
+    pub fn hidden_size(&self) -> usize {
+        self.weight_hh.shape()[1]
+    }
+
+    fn all(&self) -> Vec<&Param<T>> {
+        [
+            Some(&self.weight_ih),
+            Some(&self.weight_hh),
+            self.bias_ih.as_ref(),
+            self.bias_hh.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+impl<T: Element> Module<T> for CellParams<T> {
+    fn named_params(&self) -> Vec<(String, &Param<T>)> {
+        self.all()
+            .into_iter()
+            .map(|p| (p.name().to_string(), p))
+            .collect()
+    }
+
+    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        [
+            Some(&mut self.weight_ih),
+            Some(&mut self.weight_hh),
+            self.bias_ih.as_mut(),
+            self.bias_hh.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| (p.name().to_string(), p))
+        .collect()
+    }
+}
+
+impl<T: Element> Bind<T> for CellParams<T> {
+    type Bound = CellVars<T>;
+
+    fn bind_vars(&self, vars: &[Var<T>]) -> CellVars<T> {
+        check_vars("cell", &self.named_params(), vars);
+        let bias = |i: usize| {
+            if self.bias_ih.is_some() {
+                Some(vars[i].clone())
+            } else {
+                None
+            }
+        };
+        CellVars {
+            w_ih_t: vars[0].t(),
+            w_hh_t: vars[1].t(),
+            b_ih: bias(2),
+            b_hh: bias(3),
+            recurrent_mask: None,
+        }
+    }
+}
+
+/// A cell's parameters bound to a tape for one sequence: the transposed
+/// weights (views, made once, not at every step), the biases, and an
+/// optional recurrent-dropout mask.
+#[derive(Clone, Debug)]
+pub struct CellVars<T: Element = f32> {
+    /// `W_ih^T`, `[E, G*H]`.
+    pub w_ih_t: Var<T>,
+    /// `W_hh^T`, `[H, G*H]`.
+    pub w_hh_t: Var<T>,
+    /// `b_ih`, `[G*H]`.
+    pub b_ih: Option<Var<T>>,
+    /// `b_hh`, `[G*H]`.
+    pub b_hh: Option<Var<T>>,
+    /// Keras' `recurrent_dropout`: a `[B, H]` mask (0 or `1/(1-p)`) applied to
+    /// `h` before the recurrent product, the same at every step of a sequence.
+    pub recurrent_mask: Option<Tensor<T>>,
+}
+
+impl<T: Element> CellVars<T> {
+    /// `h W_hh^T`, `[B, G*H]`, with the recurrent-dropout mask on `h` if set.
+    pub fn recurrent(&self, h: &Var<T>) -> Var<T> {
+        match &self.recurrent_mask {
+            Some(mask) => h.dropout_with_mask(mask).matmul(&self.w_hh_t),
+            None => h.matmul(&self.w_hh_t),
+        }
+    }
+
+    /// `x W_ih^T` plus the biases that may be added before the loop.
+    pub(crate) fn input_product(&self, x: &Var<T>, include_bias_hh: bool) -> Var<T> {
+        let xw = x.matmul(&self.w_ih_t);
+        let bias = match (&self.b_ih, &self.b_hh) {
+            (Some(b_ih), Some(b_hh)) if include_bias_hh => Some(b_ih + b_hh),
+            (b_ih, _) => b_ih.clone(),
+        };
+        match bias {
+            Some(b) => &xw + &b,
+            None => xw,
+        }
+    }
+}
+
+/// One time step of a recurrent network, split so that the input projection
+/// of a whole sequence can run before the time loop.
+///
+/// A sequence layer ([`Recurrent`](crate::recurrent::Recurrent)) calls
+/// [`project_input`](Self::project_input) once on all `[B*T, E]` inputs, then
+/// [`step`](Self::step) once per time step with that step's `[B, G*H]` rows.
+pub trait RecurrentCell<T: Element = f32>:
+    Module<T> + Bind<T, Bound = CellVars<T>> + Clone
+{
+    /// The number of fused gate blocks `G`.
+    const GATES: usize;
+    /// The number of state tensors: 1 (`h`) or 2 (`h`, `c`).
+    const STATE_PARTS: usize;
+    /// The layer's name as PyTorch and Keras print it (`"LSTM"`).
+    const NAME: &'static str;
+
+    /// A cell with fresh parameters.
+    fn new(
+        input_size: usize,
+        hidden_size: usize,
+        options: &CellOptions,
+        rng: &mut impl Rng,
+    ) -> Self;
+
+    /// The parameters.
+    fn params(&self) -> &CellParams<T>;
+
+    /// `E`.
+    fn input_size(&self) -> usize {
+        self.params().input_size()
+    }
+
+    /// `H`.
+    fn hidden_size(&self) -> usize {
+        self.params().hidden_size()
+    }
+
+    /// The part of every gate that depends on the input only: `x W_ih^T + b`
+    /// for `x: [N, E]`, giving `[N, G*H]`. Default: both biases folded in here,
+    /// right for cells where they only ever appear as a sum (RNN, LSTM).
+    fn project_input(&self, w: &CellVars<T>, x: &Var<T>) -> Var<T> {
+        w.input_product(x, true)
+    }
+
+    /// The next state from this step's projected input `[B, G*H]` and the
+    /// previous state (`h` first), written with autograd ops only.
+    fn step(&self, w: &CellVars<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>>;
+
+    /// One whole step from a raw input `x: [B, E]`: `step(project_input(x), state)`.
+    /// What PyTorch's `nn.LSTMCell(x, (h, c))` computes.
+    fn forward(&self, tape: &Tape<T>, x: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
+        let w = self.bind(tape);
+        self.step(&w, &self.project_input(&w, x), state)
+    }
+
+    /// A zero state for a batch of `batch` sequences.
+    fn zero_state(&self, tape: &Tape<T>, batch: usize) -> Vec<Var<T>> {
+        (0..Self::STATE_PARTS)
+            .map(|_| tape.constant(Tensor::zeros(&[batch, self.hidden_size()])))
+            .collect()
+    }
+}
+
+/// The `i`-th of `n` equal gate blocks along the last axis of `[B, n*H]`.
+pub(crate) fn gate_blocks<T: Element>(gates: &Var<T>, n: usize) -> Vec<Var<T>> {
+    gates.chunk(n, gates.ndim() - 1)
+}
+
+/// `1 - z`, generic over the element type.
+pub(crate) fn one_minus<T: Element>(z: &Var<T>) -> Var<T> {
+    z.neg().add_scalar(T::ONE)
+}
+
+/// Fills gate block `block` of a `[G*H]` bias with `value` (the LSTM's forget-gate bias).
+pub(crate) fn set_block<T: Element>(bias: &mut Param<T>, block: usize, hidden: usize, value: f64) {
+    let mut b = bias.value().clone();
+    b.data_mut()[block * hidden..(block + 1) * hidden].fill(T::from_f64(value));
+    bias.set(b);
+}

@@ -1,0 +1,199 @@
+//! Initializers: the random starting values of parameters.
+//!
+//! Every initializer draws from an explicit, seedable generator, so one seed
+//! gives one model. Weight matrices use PyTorch's layout `[fan_out, fan_in]`
+//! (`weight_ih` of an LSTM is `[4H, E]`).
+//!
+//! | initializer | distribution | used by default for (Keras' defaults) |
+//! |---|---|---|
+//! | [`glorot_uniform`] | `U(-a, a)`, `a = sqrt(6 / (fan_in + fan_out))` | input kernels, `Linear` |
+//! | [`orthogonal`] | a random matrix with orthonormal columns (or rows) | recurrent kernels `weight_hh` |
+//! | [`Init::Zeros`] | 0 | biases |
+//! | `Init::Constant(1)` | 1 | the LSTM forget-gate bias (`unit_forget_bias`) |
+//! | [`uniform`] `(-0.05, 0.05)` | `U(-0.05, 0.05)` | embeddings |
+//!
+//! PyTorch initializes differently: every weight and bias of `nn.RNN`,
+//! `nn.LSTM`, `nn.GRU` from `U(-1/sqrt(H), 1/sqrt(H))`, `nn.Linear` from
+//! `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` and `nn.Embedding` from `N(0, 1)`.
+//! Each layer takes an [`InitScheme`] to choose between the two families.
+//!
+//! **Why orthogonal recurrent weights?** Backpropagation through time multiplies
+//! the gradient by `W_hh^T` once per step. An orthogonal matrix keeps every
+//! singular value at 1, so at initialization the gradient neither explodes
+//! nor vanishes along time from the linear part alone (Saxe et al., 2014).
+//! The fused `[4H, H]` matrix is `4H x H`; it gets orthonormal *columns*, which
+//! is Keras' `[H, 4H]` recurrent kernel (orthonormal rows), transposed.
+
+use rand::Rng;
+use tensor::{Element, Tensor};
+
+/// Which family of default initializers a layer uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitScheme {
+    /// Keras' defaults: Glorot-uniform input kernels, orthogonal recurrent
+    /// kernels, zero biases (and 1 for the LSTM forget gate), `U(-0.05, 0.05)`
+    /// embeddings.
+    #[default]
+    Keras,
+    /// PyTorch's defaults: `U(-1/sqrt(H), 1/sqrt(H))` for every recurrent
+    /// weight and bias, `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for `Linear`,
+    /// `N(0, 1)` for embeddings.
+    PyTorch,
+}
+
+/// One way to fill a tensor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// All zeros.
+    Zeros,
+    /// Every element equal to the value.
+    Constant(f64),
+    /// `U(-bound, bound)`.
+    Uniform(f64),
+    /// `N(0, std^2)`.
+    Normal(f64),
+    /// [`glorot_uniform`].
+    GlorotUniform,
+    /// [`orthogonal`].
+    Orthogonal,
+}
+
+impl Init {
+    /// A tensor of `shape` drawn from this initializer.
+    ///
+    /// # Panics
+    /// For `GlorotUniform` and `Orthogonal`, if `shape` is not 2-D.
+    pub fn tensor<T: Element>(&self, shape: &[usize], rng: &mut impl Rng) -> Tensor<T> {
+        match *self {
+            Init::Zeros => Tensor::zeros(shape),
+            Init::Constant(c) => Tensor::full(shape, T::from_f64(c)),
+            Init::Uniform(bound) => uniform(shape, bound, rng),
+            Init::Normal(std) => Tensor::rand_normal(shape, 0.0, std, rng),
+            Init::GlorotUniform => glorot_uniform(shape, rng),
+            Init::Orthogonal => orthogonal(shape, rng),
+        }
+    }
+}
+
+/// `U(-bound, bound)`. PyTorch's recurrent default is `bound = 1/sqrt(H)`.
+pub fn uniform<T: Element>(shape: &[usize], bound: f64, rng: &mut impl Rng) -> Tensor<T> {
+    if bound == 0.0 {
+        return Tensor::zeros(shape);
+    }
+    Tensor::rand_uniform(shape, -bound, bound, rng)
+}
+
+/// Glorot (Xavier) uniform for a `[fan_out, fan_in]` matrix:
+/// `U(-a, a)` with `a = sqrt(6 / (fan_in + fan_out))`, which keeps the variance
+/// of activations and of gradients roughly equal from layer to layer.
+///
+/// For fused gate weights (`[4H, E]`) the fans are those of the whole matrix,
+/// as in Keras (whose kernel is the same matrix transposed).
+///
+/// # Panics
+/// If `shape` is not 2-D.
+pub fn glorot_uniform<T: Element>(shape: &[usize], rng: &mut impl Rng) -> Tensor<T> {
+    assert_eq!(
+        shape.len(),
+        2,
+        "glorot_uniform: needs a [fan_out, fan_in] shape, got {shape:?}"
+    );
+    let (fan_out, fan_in) = (shape[0], shape[1]);
+    let limit = (6.0 / (fan_in + fan_out).max(1) as f64).sqrt();
+    uniform(shape, limit, rng)
+}
+
+/// A random `[rows, cols]` matrix with orthonormal columns (if `rows >= cols`)
+/// or orthonormal rows (otherwise), as Keras' and PyTorch's `orthogonal`.
+///
+/// Draws a Gaussian matrix `A` (tall: `max x min`) and returns the `Q` of its
+/// QR decomposition with a positive diagonal in `R` (which makes `Q` uniformly
+/// distributed over such matrices). Gram-Schmidt computes exactly that `Q`; it
+/// runs twice over each column ("twice is enough") to stay orthogonal to
+/// rounding error.
+///
+/// # Panics
+/// If `shape` is not 2-D.
+pub fn orthogonal<T: Element>(shape: &[usize], rng: &mut impl Rng) -> Tensor<T> {
+    assert_eq!(
+        shape.len(),
+        2,
+        "orthogonal: needs a 2-D shape, got {shape:?}"
+    );
+    let (rows, cols) = (shape[0], shape[1]);
+    let (m, n) = (rows.max(cols), rows.min(cols));
+    // Columns of the tall m x n Gaussian matrix, one Vec per column.
+    let gaussian = Tensor::<f64>::rand_normal(&[n, m], 0.0, 1.0, rng).to_vec();
+    let mut q: Vec<Vec<f64>> = gaussian
+        .chunks(m.max(1))
+        .take(n)
+        .map(<[f64]>::to_vec)
+        .collect();
+    for j in 0..n {
+        for _ in 0..2 {
+            for i in 0..j {
+                let dot: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
+                let qi = q[i].clone();
+                for (x, y) in q[j].iter_mut().zip(&qi) {
+                    *x -= dot * y;
+                }
+            }
+        }
+        let norm = q[j].iter().map(|x| x * x).sum::<f64>().sqrt();
+        for x in &mut q[j] {
+            *x /= norm;
+        }
+    }
+    // q[j][i] = Q[i, j] for the tall Q (m x n); transpose it for a wide shape.
+    Tensor::from_fn(shape, |index| {
+        let (i, j) = (index[0], index[1]);
+        T::from_f64(if rows >= cols { q[j][i] } else { q[i][j] })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn gram(q: &Tensor<f64>) -> Tensor<f64> {
+        q.t().matmul(q)
+    }
+
+    #[test]
+    fn orthogonal_tall_matrix_has_orthonormal_columns() {
+        let q: Tensor<f64> = orthogonal(&[12, 3], &mut StdRng::seed_from_u64(1));
+        assert!(gram(&q).all_close(&Tensor::eye(3), 1e-12), "{}", gram(&q));
+    }
+
+    #[test]
+    fn orthogonal_wide_matrix_has_orthonormal_rows() {
+        let q: Tensor<f64> = orthogonal(&[3, 12], &mut StdRng::seed_from_u64(2));
+        assert!(q.matmul(&q.t()).all_close(&Tensor::eye(3), 1e-12));
+        let square: Tensor<f64> = orthogonal(&[5, 5], &mut StdRng::seed_from_u64(3));
+        assert!(gram(&square).all_close(&Tensor::eye(5), 1e-12));
+    }
+
+    /// For `[8, 4]`: `a = sqrt(6 / 12) = 0.7071`; 32 draws all inside, and not all tiny.
+    #[test]
+    fn glorot_uniform_stays_within_its_limit() {
+        let w: Tensor<f64> = glorot_uniform(&[8, 4], &mut StdRng::seed_from_u64(4));
+        let limit = 0.5f64.sqrt();
+        assert!(w.to_vec().iter().all(|x| x.abs() < limit));
+        assert!(w.abs().max().item() > limit / 2.0);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_weights() {
+        let a: Tensor<f32> = Init::Orthogonal.tensor(&[8, 2], &mut StdRng::seed_from_u64(5));
+        let b: Tensor<f32> = Init::Orthogonal.tensor(&[8, 2], &mut StdRng::seed_from_u64(5));
+        assert_eq!(a, b);
+        assert_eq!(
+            Init::Constant(1.0)
+                .tensor::<f32>(&[2], &mut StdRng::seed_from_u64(0))
+                .to_vec(),
+            vec![1.0, 1.0]
+        );
+    }
+}

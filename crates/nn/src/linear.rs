@@ -1,0 +1,219 @@
+//! `Linear` (Keras' `Dense`): `y = act(x W^T + b)`.
+//!
+//! `W` is stored `[out, in]`, PyTorch's layout, so `fc.weight` loads from a
+//! PyTorch checkpoint as is. Any number of leading axes is allowed: a
+//! `[B, T, in]` input is read as `B*T` rows, multiplied once, and reshaped
+//! back to `[B, T, out]`.
+
+use autograd::{Tape, Var};
+use rand::Rng;
+use tensor::Element;
+
+use crate::activation::Activation;
+use crate::init::{self, InitScheme};
+use crate::module::{check_vars, Bind, Module};
+use crate::param::Param;
+
+/// Options of a [`Linear`] layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearOptions {
+    /// Whether to add a bias `b` (default true).
+    pub bias: bool,
+    /// Applied to the result (default identity).
+    pub activation: Activation,
+    /// Keras (Glorot-uniform weight, zero bias; the default) or PyTorch
+    /// (`U(-1/sqrt(in), 1/sqrt(in))` for both).
+    pub init: InitScheme,
+}
+
+impl Default for LinearOptions {
+    fn default() -> Self {
+        LinearOptions {
+            bias: true,
+            activation: Activation::Identity,
+            init: InitScheme::Keras,
+        }
+    }
+}
+
+/// A fully connected layer, `y = act(x W^T + b)`, with `W: [out, in]`, `b: [out]`.
+#[derive(Clone, Debug)]
+pub struct Linear<T: Element = f32> {
+    weight: Param<T>,
+    bias: Option<Param<T>>,
+    activation: Activation,
+}
+
+/// A [`Linear`]'s parameters bound to a tape: `W^T` (a view) and `b`.
+#[derive(Clone, Debug)]
+pub struct LinearVars<T: Element = f32> {
+    /// `W^T`, `[in, out]`.
+    pub weight_t: Var<T>,
+    /// `b`, `[out]`.
+    pub bias: Option<Var<T>>,
+}
+
+impl<T: Element> Linear<T> {
+    /// A layer with Keras' defaults: Glorot-uniform weight, zero bias, no activation.
+    pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Self {
+        Self::with_options(in_features, out_features, LinearOptions::default(), rng)
+    }
+
+    /// A layer with the given options.
+    pub fn with_options(
+        in_features: usize,
+        out_features: usize,
+        options: LinearOptions,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let shape = [out_features, in_features];
+        let bound = 1.0 / (in_features.max(1) as f64).sqrt();
+        let weight = match options.init {
+            InitScheme::Keras => init::glorot_uniform(&shape, rng),
+            InitScheme::PyTorch => init::uniform(&shape, bound, rng),
+        };
+        let bias = options.bias.then(|| match options.init {
+            InitScheme::Keras => tensor::Tensor::zeros(&[out_features]),
+            InitScheme::PyTorch => init::uniform(&[out_features], bound, rng),
+        });
+        Linear {
+            weight: Param::new("weight", weight),
+            bias: bias.map(|b| Param::new("bias", b)),
+            activation: options.activation,
+        }
+    }
+
+    /// `W`, `[out, in]`.
+    pub fn weight(&self) -> &Param<T> {
+        &self.weight
+    }
+
+    /// `b`, `[out]`, if the layer has one.
+    pub fn bias(&self) -> Option<&Param<T>> {
+        self.bias.as_ref()
+    }
+
+    /// The size of the last input axis.
+    pub fn in_features(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    /// The size of the last output axis.
+    pub fn out_features(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// The output shape for an input of shape `input` (last axis replaced).
+    pub fn output_shape(&self, input: &[usize]) -> Vec<usize> {
+        let mut shape = input.to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = self.out_features();
+        }
+        shape
+    }
+
+    /// `y = act(x W^T + b)` for `x: [.., in]`, giving `[.., out]`.
+    ///
+    /// # Panics
+    /// If the last axis of `x` is not `in_features`.
+    pub fn forward(&self, tape: &Tape<T>, x: &Var<T>) -> Var<T> {
+        self.forward_with(&self.bind(tape), x)
+    }
+
+    /// [`Linear::forward`] with parameters already bound.
+    ///
+    /// # Panics
+    /// If the last axis of `x` is not `in_features`.
+    pub fn forward_with(&self, w: &LinearVars<T>, x: &Var<T>) -> Var<T> {
+        let in_features = w.weight_t.dim(0);
+        assert!(
+            x.ndim() >= 1 && x.shape()[x.ndim() - 1] == in_features,
+            "Linear: input of shape {:?} does not end in {in_features} features",
+            x.shape()
+        );
+        let rows = x.value().numel() / in_features.max(1);
+        let y = x.reshape(&[rows, in_features]).matmul(&w.weight_t);
+        let y = match &w.bias {
+            Some(b) => &y + b,
+            None => y,
+        };
+        let out_shape = self.output_shape(x.shape());
+        self.activation.apply(&y.reshape(&out_shape))
+    }
+}
+
+impl<T: Element> Module<T> for Linear<T> {
+    fn named_params(&self) -> Vec<(String, &Param<T>)> {
+        std::iter::once(&self.weight)
+            .chain(&self.bias)
+            .map(|p| (p.name().to_string(), p))
+            .collect()
+    }
+
+    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        std::iter::once(&mut self.weight)
+            .chain(&mut self.bias)
+            .map(|p| (p.name().to_string(), p))
+            .collect()
+    }
+}
+
+impl<T: Element> Bind<T> for Linear<T> {
+    type Bound = LinearVars<T>;
+
+    fn bind_vars(&self, vars: &[Var<T>]) -> LinearVars<T> {
+        check_vars("Linear", &self.named_params(), vars);
+        LinearVars {
+            weight_t: vars[0].t(),
+            bias: vars.get(1).cloned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use tensor::Tensor;
+
+    /// `W = [[1, 2], [3, 4], [5, 6]]`, `b = [1, 0, -1]`, `x = [1, -1]`:
+    /// `x W^T = [1-2, 3-4, 5-6] = [-1, -1, -1]`, plus `b` gives `[0, -1, -2]`.
+    #[test]
+    fn linear_computes_x_wt_plus_b_over_leading_axes() {
+        let mut layer = Linear::<f64>::new(2, 3, &mut StdRng::seed_from_u64(0));
+        layer.named_params_mut()[0].1.set(Tensor::from_vec(
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[3, 2],
+        ));
+        layer.named_params_mut()[1]
+            .1
+            .set(Tensor::from_vec(vec![1.0, 0.0, -1.0], &[3]));
+        let tape = Tape::new();
+        let x = tape.constant(Tensor::from_vec(vec![1.0, -1.0, 1.0, -1.0], &[2, 1, 2]));
+        let y = layer.forward(&tape, &x);
+        assert_eq!(y.shape(), &[2, 1, 3]);
+        assert_eq!(y.value().to_vec(), vec![0.0, -1.0, -2.0, 0.0, -1.0, -2.0]);
+    }
+
+    #[test]
+    fn parameters_are_named_like_pytorch_and_receive_gradients() {
+        let layer = Linear::<f64>::new(4, 2, &mut StdRng::seed_from_u64(1));
+        let names: Vec<String> = layer.named_params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias"]);
+        assert_eq!(layer.num_params(), 10);
+        let tape = Tape::new();
+        let x = tape.constant(Tensor::ones(&[3, 4]));
+        let loss = layer.forward(&tape, &x).sum();
+        let grads = tape.backward(&loss).unwrap();
+        // dL/db = number of rows; dL/dW = sum of inputs = 3 everywhere.
+        assert_eq!(
+            layer.bias().unwrap().grad(&tape, &grads).unwrap().to_vec(),
+            vec![3.0, 3.0]
+        );
+        assert_eq!(
+            layer.weight().grad(&tape, &grads).unwrap().to_vec(),
+            vec![3.0; 8]
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! Checkpoints: round trips are exact, every problem of a bad file is listed,
+//! a failed load changes nothing, and a save leaves no partial file.
+
+use autograd::Tape;
+use nn::checkpoint::{self, Problem};
+use nn::{CharLstm, CharRnnConfig, Module, SentimentConfig, SentimentLstm};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tensor::{Indices, Tensor};
+
+fn sentiment(seed: u64) -> SentimentLstm<f32> {
+    let config = SentimentConfig {
+        embedding_dim: 6,
+        hidden_size: 5,
+        num_layers: 2,
+        bidirectional: true,
+        ..SentimentConfig::new(20)
+    };
+    SentimentLstm::new(config, &mut StdRng::seed_from_u64(seed))
+}
+
+fn values(model: &impl Module<f32>) -> Vec<Tensor<f32>> {
+    model
+        .named_params()
+        .into_iter()
+        .map(|(_, p)| p.value().clone())
+        .collect()
+}
+
+#[test]
+fn save_then_load_into_a_fresh_model_gives_the_same_outputs_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sentiment.safetensors");
+    let mut trained = sentiment(1);
+    checkpoint::save(&trained, &path).unwrap();
+    let mut fresh = sentiment(2);
+    assert_ne!(values(&fresh), values(&trained));
+    checkpoint::load(&mut fresh, &path).unwrap();
+    assert_eq!(values(&fresh), values(&trained));
+    let ids = Indices::new(vec![0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0], &[3, 4]);
+    let tape = Tape::no_grad();
+    let (a, b) = (
+        trained.forward(&tape, &ids, None),
+        fresh.forward(&tape, &ids, None),
+    );
+    assert_eq!(a.value().to_vec(), b.value().to_vec());
+
+    let path = dir.path().join("char.safetensors");
+    let config = CharRnnConfig {
+        embedding_dim: 3,
+        hidden_size: 4,
+        ..CharRnnConfig::new(7)
+    };
+    let char_model = CharLstm::<f32>::new(config, &mut StdRng::seed_from_u64(3));
+    checkpoint::save(&char_model, &path).unwrap();
+    let mut loaded = CharLstm::<f32>::new(config, &mut StdRng::seed_from_u64(4));
+    checkpoint::load(&mut loaded, &path).unwrap();
+    assert_eq!(values(&loaded), values(&char_model));
+    let names: Vec<String> = checkpoint::load_tensors::<f32>(&path)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert!(
+        names.contains(&"lstm.weight_hh_l1".to_string()),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn every_problem_is_listed_and_nothing_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.safetensors");
+    let good = sentiment(1);
+    let mut tensors: Vec<(String, Tensor<f32>)> = good
+        .named_params()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().clone()))
+        .collect();
+    tensors.retain(|(n, _)| n != "lstm.bias_hh_l1"); // missing
+    tensors.push(("lstm.extra".into(), Tensor::zeros(&[3]))); // unexpected
+    for (name, t) in &mut tensors {
+        if name == "fc.weight" {
+            *t = Tensor::zeros(&[1, 3]); // mis-shaped
+        }
+    }
+    checkpoint::save_tensors(&tensors, &path).unwrap();
+    let mut model = sentiment(2);
+    let before = values(&model);
+    let error = checkpoint::load(&mut model, &path).unwrap_err();
+    assert_eq!(
+        values(&model),
+        before,
+        "a failed load must not change any parameter"
+    );
+    assert_eq!(error.problems.len(), 3, "{error}");
+    assert!(error.problems.contains(&Problem::Missing {
+        name: "lstm.bias_hh_l1".into(),
+        shape: vec![20]
+    }));
+    assert!(error.problems.contains(&Problem::Unexpected {
+        name: "lstm.extra".into(),
+        shape: vec![3]
+    }));
+    assert!(error.problems.contains(&Problem::Shape {
+        name: "fc.weight".into(),
+        expected: vec![1, 10],
+        found: vec![1, 3]
+    }));
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "cannot load checkpoint {}: 3 problems (nothing was loaded)",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("missing tensor \"lstm.bias_hh_l1\""),
+        "{message}"
+    );
+
+    // An f32 file into an f64 model: every tensor has the wrong dtype.
+    let f32_path = dir.path().join("f32.safetensors");
+    checkpoint::save(&good, &f32_path).unwrap();
+    let config = SentimentConfig {
+        embedding_dim: 6,
+        hidden_size: 5,
+        num_layers: 2,
+        bidirectional: true,
+        ..SentimentConfig::new(20)
+    };
+    let mut f64_model = SentimentLstm::<f64>::new(config, &mut StdRng::seed_from_u64(0));
+    let error = checkpoint::load(&mut f64_model, &f32_path).unwrap_err();
+    assert_eq!(error.problems.len(), good.named_params().len());
+    assert!(
+        matches!(&error.problems[0], Problem::Dtype { expected, found, .. } if expected == "F64" && found == "F32"),
+        "{error}"
+    );
+}
+
+#[test]
+fn corrupt_and_missing_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = sentiment(1);
+    let before = values(&model);
+
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"this is not a checkpoint").unwrap();
+    let error = checkpoint::load(&mut model, &garbage).unwrap_err();
+    assert!(
+        matches!(error.problems[..], [Problem::Corrupt(_)]),
+        "{error}"
+    );
+
+    let truncated = dir.path().join("truncated.safetensors");
+    checkpoint::save(&model, &truncated).unwrap();
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    let error = checkpoint::load(&mut model, &truncated).unwrap_err();
+    assert!(
+        matches!(error.problems[..], [Problem::Corrupt(_)]),
+        "{error}"
+    );
+    assert!(error.to_string().contains("truncated.safetensors"));
+
+    let error = checkpoint::load(&mut model, dir.path().join("absent.safetensors")).unwrap_err();
+    assert!(matches!(error.problems[..], [Problem::Io(_)]), "{error}");
+    assert_eq!(values(&model), before);
+}
+
+#[test]
+fn saving_is_atomic_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    checkpoint::save(&sentiment(1), &path).unwrap();
+    checkpoint::save(&sentiment(2), &path).unwrap(); // replaces the old file
+    let entries: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, ["model.safetensors"]);
+    let mut loaded = sentiment(3);
+    checkpoint::load(&mut loaded, &path).unwrap();
+    assert_eq!(values(&loaded), values(&sentiment(2)));
+
+    let error = checkpoint::save(
+        &sentiment(1),
+        dir.path().join("no/such/dir/model.safetensors"),
+    )
+    .unwrap_err();
+    assert_eq!(error.operation, "save");
+    assert!(matches!(error.problems[..], [Problem::Io(_)]));
+}

@@ -1,0 +1,325 @@
+//! Golden tests against PyTorch: `nn.RNN`, `nn.LSTM` and `nn.GRU` (1 and 2
+//! layers, bidirectional, packed variable lengths, initial states) and a
+//! sentiment model, in f64. The fixtures were made by
+//! `tests/fixtures/make_fixtures.py` (rerun it to regenerate them); each case
+//! has the PyTorch `state_dict` (loaded here with `nn::checkpoint::load`,
+//! under PyTorch's own names) and the inputs, outputs, final states and
+//! gradients. Outputs and gradients must agree to 1e-10.
+
+use std::path::PathBuf;
+
+use autograd::{Reduction, Tape};
+use nn::checkpoint;
+use nn::{
+    lengths_to_mask, Activation, CellOptions, Module, Param, Recurrent, RecurrentCell,
+    RecurrentConfig, SentimentConfig, SentimentLstm, SequenceOptions,
+};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tensor::{Indices, Tensor};
+
+const TOLERANCE: f64 = 1e-10;
+const INPUT: usize = 3;
+const HIDDEN: usize = 2;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+/// One fixture: must match `CASES` in `make_fixtures.py`.
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    layers: usize,
+    bidirectional: bool,
+    packed: bool,
+    initial_state: bool,
+    relu: bool,
+}
+
+const fn case(
+    name: &'static str,
+    kind: Kind,
+    layers: usize,
+    bidirectional: bool,
+    packed: bool,
+    initial_state: bool,
+) -> Case {
+    Case {
+        name,
+        kind,
+        layers,
+        bidirectional,
+        packed,
+        initial_state,
+        relu: false,
+    }
+}
+
+const CASES: [Case; 8] = [
+    case(
+        "rnn_tanh_1layer_initial_state",
+        Kind::Rnn,
+        1,
+        false,
+        false,
+        true,
+    ),
+    Case {
+        relu: true,
+        ..case(
+            "rnn_relu_2layer_bidirectional_packed",
+            Kind::Rnn,
+            2,
+            true,
+            true,
+            false,
+        )
+    },
+    case(
+        "lstm_1layer_initial_state",
+        Kind::Lstm,
+        1,
+        false,
+        false,
+        true,
+    ),
+    case(
+        "lstm_2layer_bidirectional",
+        Kind::Lstm,
+        2,
+        true,
+        false,
+        false,
+    ),
+    case(
+        "lstm_2layer_bidirectional_packed",
+        Kind::Lstm,
+        2,
+        true,
+        true,
+        true,
+    ),
+    case("gru_1layer_initial_state", Kind::Gru, 1, false, false, true),
+    case(
+        "gru_2layer_bidirectional_packed",
+        Kind::Gru,
+        2,
+        true,
+        true,
+        false,
+    ),
+    case(
+        "gru_1layer_bidirectional_packed",
+        Kind::Gru,
+        1,
+        true,
+        true,
+        true,
+    ),
+];
+
+fn fixture(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file)
+}
+
+struct Data(std::collections::BTreeMap<String, Tensor<f64>>);
+
+impl Data {
+    fn load(file: &str) -> Data {
+        Data(
+            checkpoint::load_tensors(fixture(file)).unwrap_or_else(|e| {
+                panic!("{e}\n(regenerate with tests/fixtures/make_fixtures.py)")
+            }),
+        )
+    }
+
+    fn get(&self, name: &str) -> &Tensor<f64> {
+        self.0
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture has no tensor {name:?}"))
+    }
+
+    fn integers(&self, name: &str) -> Vec<usize> {
+        self.get(name)
+            .to_vec()
+            .iter()
+            .map(|&x| x as usize)
+            .collect()
+    }
+}
+
+fn assert_close(what: &str, got: &Tensor<f64>, expected: &Tensor<f64>) {
+    assert_eq!(got.shape(), expected.shape(), "{what}: shapes differ");
+    let worst = got
+        .to_vec()
+        .iter()
+        .zip(expected.to_vec())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= TOLERANCE,
+        "{what}: differs from PyTorch by {worst:e}\n got {got}\n expected {expected}"
+    );
+}
+
+/// A layer held under a name, as PyTorch's wrapper module holds it, so its
+/// parameters are `lstm.weight_ih_l0`, ... like the state dict's keys.
+struct Named<M> {
+    name: &'static str,
+    layer: M,
+}
+
+impl<M: Module<f64>> Module<f64> for Named<M> {
+    fn named_params(&self) -> Vec<(String, &Param<f64>)> {
+        nn::with_prefix(self.name, self.layer.named_params())
+    }
+
+    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
+        nn::with_prefix(self.name, self.layer.named_params_mut())
+    }
+}
+
+fn check_case<C: RecurrentCell<f64>>(case: &Case) {
+    let prefix = match case.kind {
+        Kind::Rnn => "rnn",
+        Kind::Lstm => "lstm",
+        Kind::Gru => "gru",
+    };
+    let config = RecurrentConfig {
+        num_layers: case.layers,
+        bidirectional: case.bidirectional,
+        cell: CellOptions {
+            nonlinearity: if case.relu {
+                Activation::Relu
+            } else {
+                Activation::Tanh
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut model = Named {
+        name: prefix,
+        layer: Recurrent::<f64, C>::with_config(
+            INPUT,
+            HIDDEN,
+            config,
+            &mut StdRng::seed_from_u64(0),
+        ),
+    };
+    checkpoint::load(
+        &mut model,
+        fixture(&format!("{}.weights.safetensors", case.name)),
+    )
+    .unwrap();
+    let data = Data::load(&format!("{}.safetensors", case.name));
+
+    let tape = Tape::new();
+    let x = tape.leaf(data.get("input").clone());
+    let initial: Vec<_> = if case.initial_state {
+        ["h0", "c0"]
+            .iter()
+            .take(C::STATE_PARTS)
+            .map(|n| tape.leaf(data.get(n).clone()))
+            .collect()
+    } else {
+        vec![]
+    };
+    let lengths = data.integers("lengths");
+    let mut options = SequenceOptions::new();
+    if case.packed {
+        options = options.lengths(&lengths);
+    }
+    if case.initial_state {
+        options = options.initial_state(&initial);
+    }
+    let out = model.layer.forward_options(&tape, &x, &options);
+
+    assert_close(
+        &format!("{}: output", case.name),
+        out.output.value(),
+        data.get("output"),
+    );
+    assert_close(
+        &format!("{}: h_n", case.name),
+        out.h_n.value(),
+        data.get("h_n"),
+    );
+    let mut loss =
+        (&out.output * data.get("proj.output")).sum() + (&out.h_n * data.get("proj.h_n")).sum();
+    if let Some(c_n) = &out.c_n {
+        assert_close(&format!("{}: c_n", case.name), c_n.value(), data.get("c_n"));
+        loss = loss + (c_n * data.get("proj.c_n")).sum();
+    }
+    let grads = tape.backward(&loss).unwrap();
+    assert_close(
+        &format!("{}: dL/dinput", case.name),
+        &grads[&x],
+        data.get("grad.input"),
+    );
+    for (var, name) in initial.iter().zip(["h0", "c0"]) {
+        assert_close(
+            &format!("{}: dL/d{name}", case.name),
+            &grads[var],
+            data.get(&format!("grad.{name}")),
+        );
+    }
+    for (name, grad) in model.gradients(&tape, &grads) {
+        let grad = grad.unwrap_or_else(|| panic!("{}: no gradient for {name}", case.name));
+        assert_close(
+            &format!("{}: dL/d{name}", case.name),
+            &grad,
+            data.get(&format!("grad.{name}")),
+        );
+    }
+}
+
+#[test]
+fn rnn_lstm_and_gru_match_pytorch_outputs_states_and_gradients() {
+    for case in &CASES {
+        match case.kind {
+            Kind::Rnn => check_case::<nn::RnnCell<f64>>(case),
+            Kind::Lstm => check_case::<nn::LstmCell<f64>>(case),
+            Kind::Gru => check_case::<nn::GruCell<f64>>(case),
+        }
+    }
+}
+
+/// The IMDB model: a PyTorch `state_dict` loads into `SentimentLstm` and gives
+/// the same logits, loss and gradients.
+#[test]
+fn sentiment_lstm_matches_its_pytorch_twin() {
+    let config = SentimentConfig {
+        embedding_dim: 3,
+        hidden_size: 2,
+        num_layers: 2,
+        bidirectional: true,
+        ..SentimentConfig::new(12)
+    };
+    let mut model = SentimentLstm::<f64>::new(config, &mut StdRng::seed_from_u64(0));
+    checkpoint::load(&mut model, fixture("sentiment_lstm.weights.safetensors")).unwrap();
+    let data = Data::load("sentiment_lstm.safetensors");
+    let ids_shape = data.get("ids").shape().to_vec();
+    let ids = Indices::new(data.integers("ids"), &ids_shape);
+    let mask = lengths_to_mask(&data.integers("lengths"), ids_shape[1]);
+
+    let tape = Tape::new();
+    let logits = model.forward(&tape, &ids, Some(&mask));
+    assert_close("logits", logits.value(), data.get("logits"));
+    let loss = logits.binary_cross_entropy_with_logits(data.get("labels"), None, Reduction::Mean);
+    assert_close("loss", &loss.value().reshape(&[1]), data.get("loss"));
+    let grads = tape.backward(&loss).unwrap();
+    for (name, grad) in model.gradients(&tape, &grads) {
+        assert_close(
+            &format!("dL/d{name}"),
+            &grad.unwrap(),
+            data.get(&format!("grad.{name}")),
+        );
+    }
+}
