@@ -74,15 +74,24 @@ impl<T: Element> Tape<T> {
     /// can be backpropagated once.
     pub fn backward(&self, loss: &Var<T>) -> Result<Gradients<T>, BackwardError> {
         if loss.value().numel() != 1 {
-            return Err(BackwardError::NonScalarLoss { shape: loss.shape().to_vec() });
+            return Err(BackwardError::NonScalarLoss {
+                shape: loss.shape().to_vec(),
+            });
         }
         self.backward_with(loss, Tensor::ones(loss.shape()))
     }
 
     /// Backpropagates from any `output`, given the seed gradient `dL/doutput`.
-    pub fn backward_with(&self, output: &Var<T>, seed: Tensor<T>) -> Result<Gradients<T>, BackwardError> {
+    pub fn backward_with(
+        &self,
+        output: &Var<T>,
+        seed: Tensor<T>,
+    ) -> Result<Gradients<T>, BackwardError> {
         if seed.shape() != output.shape() {
-            return Err(BackwardError::SeedShape { expected: output.shape().to_vec(), got: seed.shape().to_vec() });
+            return Err(BackwardError::SeedShape {
+                expected: output.shape().to_vec(),
+                got: seed.shape().to_vec(),
+            });
         }
         if !std::rc::Rc::ptr_eq(&output.tape().state, &self.state) {
             return Err(BackwardError::DifferentTape);
@@ -106,7 +115,11 @@ impl<T: Element> Tape<T> {
                 (node.parents.clone(), node.retain_grad, node.op)
             };
             // A node nobody downstream used has no gradient: skip it.
-            let Some(grad_output) = (if retain { grads.slot(id).clone() } else { grads.slot(id).take() }) else {
+            let Some(grad_output) = (if retain {
+                grads.slot(id).clone()
+            } else {
+                grads.slot(id).take()
+            }) else {
                 continue;
             };
             let Some((rule, saved)) = self.take_rule(id) else {
@@ -114,7 +127,13 @@ impl<T: Element> Tape<T> {
             };
             let needs_grad: SmallVec<[bool; 3]> = parents.iter().map(Option::is_some).collect();
             let pieces = rule(Tape::backward_input(grad_output, saved, needs_grad));
-            assert_eq!(pieces.len(), parents.len(), "backward of {op}: returned {} gradients for {} inputs", pieces.len(), parents.len());
+            assert_eq!(
+                pieces.len(),
+                parents.len(),
+                "backward of {op}: returned {} gradients for {} inputs",
+                pieces.len(),
+                parents.len()
+            );
             for (parent, piece) in parents.iter().zip(pieces) {
                 if let (Some(parent_id), Some(piece)) = (parent, piece) {
                     let shape = self.state.borrow().nodes[*parent_id].shape.clone();

@@ -53,7 +53,14 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { epsilon: 1e-6, atol: 1e-6, rtol: 1e-5, max_elements: 256, projections: 16, seed: 0 }
+        GradcheckOptions {
+            epsilon: 1e-6,
+            atol: 1e-6,
+            rtol: 1e-5,
+            max_elements: 256,
+            projections: 16,
+            seed: 0,
+        }
     }
 }
 
@@ -89,10 +96,18 @@ pub struct GradcheckReport {
 
 impl fmt::Display for GradcheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "gradcheck {} ({} derivatives)", if self.passed { "passed" } else { "FAILED" }, self.checked)?;
+        write!(
+            f,
+            "gradcheck {} ({} derivatives)",
+            if self.passed { "passed" } else { "FAILED" },
+            self.checked
+        )?;
         if let Some(w) = &self.worst {
             let place = match &w.index {
-                Some(index) => format!("element {index:?} (value {:.6e})", w.value.unwrap_or(f64::NAN)),
+                Some(index) => format!(
+                    "element {index:?} (value {:.6e})",
+                    w.value.unwrap_or(f64::NAN)
+                ),
                 None => "a random direction".to_string(),
             };
             write!(
@@ -128,9 +143,18 @@ pub fn gradcheck(
     let vars: Vec<Var<f64>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let output = f(&tape, &vars);
     let projection = Tensor::<f64>::rand_normal(output.shape(), 0.0, 1.0, &mut rng);
-    let grads = tape.backward_with(&output, projection.clone()).unwrap_or_else(|e| panic!("gradcheck: {e}"));
-    let analytic: Vec<Tensor<f64>> =
-        vars.iter().map(|v| grads.get(v).cloned().unwrap_or_else(|| Tensor::zeros(v.shape()))).collect();
+    let grads = tape
+        .backward_with(&output, projection.clone())
+        .unwrap_or_else(|e| panic!("gradcheck: {e}"));
+    let analytic: Vec<Tensor<f64>> = vars
+        .iter()
+        .map(|v| {
+            grads
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| Tensor::zeros(v.shape()))
+        })
+        .collect();
 
     // Numeric: the projected output L(x) = sum(f(x) * R), evaluated without recording.
     let loss_at = |values: &[Tensor<f64>]| -> f64 {
@@ -139,11 +163,19 @@ pub fn gradcheck(
         f(&tape, &vars).value().mul(&projection).sum().item()
     };
     let eps = options.epsilon;
-    let mut report = GradcheckReport { checked: 0, worst: None, passed: true };
+    let mut report = GradcheckReport {
+        checked: 0,
+        worst: None,
+        passed: true,
+    };
     let mut worst_ratio = -1.0;
     let mut consider = |check: ElementCheck| {
         let allowed = options.atol + options.rtol * check.numeric.abs();
-        let ratio = if check.abs_error.is_nan() { f64::INFINITY } else { check.abs_error / allowed };
+        let ratio = if check.abs_error.is_nan() {
+            f64::INFINITY
+        } else {
+            check.abs_error / allowed
+        };
         report.checked += 1;
         if ratio > 1.0 {
             report.passed = false;
@@ -168,19 +200,40 @@ pub fn gradcheck(
                 shifted[j] = base[j] - eps;
                 values[input] = Tensor::from_vec(shifted, x.shape());
                 let minus = loss_at(&values);
-                consider(element_check(input, Some(unravel(j, x.shape())), Some(base[j]), gradient[j], (plus - minus) / (2.0 * eps)));
+                consider(element_check(
+                    input,
+                    Some(unravel(j, x.shape())),
+                    Some(base[j]),
+                    gradient[j],
+                    (plus - minus) / (2.0 * eps),
+                ));
             }
         } else {
             for _ in 0..options.projections {
                 let direction = Tensor::<f64>::rand_normal(x.shape(), 0.0, 1.0, &mut rng).to_vec();
                 let norm = direction.iter().map(|d| d * d).sum::<f64>().sqrt();
-                let along = |sign: f64| base.iter().zip(&direction).map(|(b, d)| b + sign * eps * d / norm).collect::<Vec<f64>>();
+                let along = |sign: f64| {
+                    base.iter()
+                        .zip(&direction)
+                        .map(|(b, d)| b + sign * eps * d / norm)
+                        .collect::<Vec<f64>>()
+                };
                 values[input] = Tensor::from_vec(along(1.0), x.shape());
                 let plus = loss_at(&values);
                 values[input] = Tensor::from_vec(along(-1.0), x.shape());
                 let minus = loss_at(&values);
-                let directional = gradient.iter().zip(&direction).map(|(g, d)| g * d / norm).sum();
-                consider(element_check(input, None, None, directional, (plus - minus) / (2.0 * eps)));
+                let directional = gradient
+                    .iter()
+                    .zip(&direction)
+                    .map(|(g, d)| g * d / norm)
+                    .sum();
+                consider(element_check(
+                    input,
+                    None,
+                    None,
+                    directional,
+                    (plus - minus) / (2.0 * eps),
+                ));
             }
         }
     }
@@ -191,11 +244,25 @@ pub fn gradcheck(
     }
 }
 
-fn element_check(input: usize, index: Option<Vec<usize>>, value: Option<f64>, analytic: f64, numeric: f64) -> ElementCheck {
+fn element_check(
+    input: usize,
+    index: Option<Vec<usize>>,
+    value: Option<f64>,
+    analytic: f64,
+    numeric: f64,
+) -> ElementCheck {
     let abs_error = (analytic - numeric).abs();
     let scale = analytic.abs().max(numeric.abs());
     let rel_error = if scale == 0.0 { 0.0 } else { abs_error / scale };
-    ElementCheck { input, index, value, analytic, numeric, abs_error, rel_error }
+    ElementCheck {
+        input,
+        index,
+        value,
+        analytic,
+        numeric,
+        abs_error,
+        rel_error,
+    }
 }
 
 /// The multi-index of row-major position `flat` in `shape`.
@@ -218,7 +285,9 @@ mod tests {
         let wrong_square = |tape: &Tape<f64>, v: &[Var<f64>]| {
             let x = v[0].value().clone();
             tape.record("wrong_square", x.square(), &[&v[0]], vec![x], |input| {
-                smallvec::smallvec![crate::gradients::full(input.grad_output.mul(&input.saved[0]))]
+                smallvec::smallvec![crate::gradients::full(
+                    input.grad_output.mul(&input.saved[0])
+                )]
             })
         };
         let x = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]);
@@ -232,7 +301,11 @@ mod tests {
     #[test]
     fn large_inputs_are_checked_along_random_directions() {
         let x = Tensor::<f64>::rand_normal(&[40, 10], 0.0, 1.0, &mut StdRng::seed_from_u64(3));
-        let options = GradcheckOptions { max_elements: 100, projections: 5, ..Default::default() };
+        let options = GradcheckOptions {
+            max_elements: 100,
+            projections: 5,
+            ..Default::default()
+        };
         let report = gradcheck(|_, v| v[0].sigmoid(), &[x], &options).unwrap();
         assert_eq!(report.checked, 5);
         assert!(report.worst.unwrap().index.is_none());

@@ -50,17 +50,23 @@ pub struct Gradients<T: Element = f32> {
 impl<T: Element> Gradients<T> {
     /// An empty set for a tape of `len` nodes.
     pub(crate) fn with_len(len: usize) -> Self {
-        Gradients { grads: vec![None; len] }
+        Gradients {
+            grads: vec![None; len],
+        }
     }
 
     /// `dL/dvar`, if `var` reaches the loss (and is a leaf or retained).
     pub fn get(&self, var: &Var<T>) -> Option<&Tensor<T>> {
-        var.node().and_then(|id| self.grads.get(id)).and_then(Option::as_ref)
+        var.node()
+            .and_then(|id| self.grads.get(id))
+            .and_then(Option::as_ref)
     }
 
     /// Removes and returns the gradient of `var`.
     pub fn take(&mut self, var: &Var<T>) -> Option<Tensor<T>> {
-        var.node().and_then(|id| self.grads.get_mut(id)).and_then(Option::take)
+        var.node()
+            .and_then(|id| self.grads.get_mut(id))
+            .and_then(Option::take)
     }
 
     /// The number of vars that have a gradient.
@@ -74,7 +80,13 @@ impl<T: Element> Gradients<T> {
     }
 
     /// Adds one piece into node `id`'s gradient (of shape `shape`).
-    pub(crate) fn accumulate(&mut self, id: usize, shape: &[usize], piece: GradientPiece<T>, op: &str) {
+    pub(crate) fn accumulate(
+        &mut self,
+        id: usize,
+        shape: &[usize],
+        piece: GradientPiece<T>,
+        op: &str,
+    ) {
         let slot = &mut self.grads[id];
         match piece {
             GradientPiece::Full(grad) => {
@@ -104,8 +116,12 @@ impl<T: Element> Gradients<T> {
 
 impl<T: Element> std::fmt::Debug for Gradients<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shapes: Vec<(usize, &[usize])> =
-            self.grads.iter().enumerate().filter_map(|(id, g)| g.as_ref().map(|g| (id, g.shape()))).collect();
+        let shapes: Vec<(usize, &[usize])> = self
+            .grads
+            .iter()
+            .enumerate()
+            .filter_map(|(id, g)| g.as_ref().map(|g| (id, g.shape())))
+            .collect();
         write!(f, "Gradients {{ node: shape }} {shapes:?}")
     }
 }

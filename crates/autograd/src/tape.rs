@@ -82,7 +82,9 @@ pub struct Tape<T: Element = f32> {
 
 impl<T: Element> Clone for Tape<T> {
     fn clone(&self) -> Self {
-        Tape { state: self.state.clone() }
+        Tape {
+            state: self.state.clone(),
+        }
     }
 }
 
@@ -136,7 +138,12 @@ impl<T: Element> Tape<T> {
     /// the number of time steps, which is why long sequences are truncated.
     pub fn memory_bytes(&self) -> usize {
         let state = self.state.borrow();
-        state.nodes.iter().flat_map(|n| &n.saved).map(|t| t.numel() * T::BYTES).sum()
+        state
+            .nodes
+            .iter()
+            .flat_map(|n| &n.saved)
+            .map(|t| t.numel() * T::BYTES)
+            .sum()
     }
 
     fn push_node(&self, node: Node<T>) -> usize {
@@ -174,7 +181,12 @@ impl<T: Element> Tape<T> {
     /// Identity is the tensor's storage and view: clones of one tensor are the
     /// same parameter; a transposed view of it is another.
     pub fn parameter(&self, value: &Tensor<T>) -> Var<T> {
-        let key = (value.storage().as_ptr() as usize, value.offset(), value.shape().into(), value.strides().into());
+        let key = (
+            value.storage().as_ptr() as usize,
+            value.offset(),
+            value.shape().into(),
+            value.strides().into(),
+        );
         if let Some(var) = self.state.borrow().parameters.get(&key) {
             return var.clone();
         }
@@ -227,8 +239,16 @@ impl<T: Element> Tape<T> {
     }
 
     /// Builds the input a rule receives.
-    pub(crate) fn backward_input(grad_output: Tensor<T>, saved: Vec<Tensor<T>>, needs_grad: SmallVec<[bool; 3]>) -> BackwardInput<T> {
-        BackwardInput { grad_output, saved, needs_grad }
+    pub(crate) fn backward_input(
+        grad_output: Tensor<T>,
+        saved: Vec<Tensor<T>>,
+        needs_grad: SmallVec<[bool; 3]>,
+    ) -> BackwardInput<T> {
+        BackwardInput {
+            grad_output,
+            saved,
+            needs_grad,
+        }
     }
 
     /// The recorded graph in Graphviz `dot` syntax: one box per node with its op
@@ -238,10 +258,21 @@ impl<T: Element> Tape<T> {
     /// unrolled structure: the same weight leaves feeding every step.
     pub fn to_dot(&self) -> String {
         let state = self.state.borrow();
-        let mut out = String::from("digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+        let mut out = String::from(
+            "digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
         for (id, node) in state.nodes.iter().enumerate() {
-            let style = if node.op == "leaf" { ", style=filled, fillcolor=lightblue" } else { "" };
-            let _ = writeln!(out, "  n{id} [label=\"{id}: {} {:?}\"{style}];", node.op, node.shape.as_slice());
+            let style = if node.op == "leaf" {
+                ", style=filled, fillcolor=lightblue"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  n{id} [label=\"{id}: {} {:?}\"{style}];",
+                node.op,
+                node.shape.as_slice()
+            );
             for parent in node.parents.iter().flatten() {
                 let _ = writeln!(out, "  n{parent} -> n{id};");
             }

@@ -20,7 +20,11 @@ pub struct Var<T: Element = f32> {
 
 impl<T: Element> Clone for Var<T> {
     fn clone(&self) -> Self {
-        Var { tape: self.tape.clone(), node: self.node, value: self.value.clone() }
+        Var {
+            tape: self.tape.clone(),
+            node: self.node,
+            value: self.value.clone(),
+        }
     }
 }
 

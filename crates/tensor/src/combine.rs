@@ -18,12 +18,24 @@ impl<T: Element> Tensor<T> {
         crate::shape::check_axis(axis, first.len(), "concat");
         for t in tensors {
             let compatible = t.ndim() == first.len()
-                && t.shape().iter().zip(first).enumerate().all(|(a, (x, y))| a == axis || x == y);
-            assert!(compatible, "concat: shape {:?} does not match {:?} off axis {axis}", t.shape(), first);
+                && t.shape()
+                    .iter()
+                    .zip(first)
+                    .enumerate()
+                    .all(|(a, (x, y))| a == axis || x == y);
+            assert!(
+                compatible,
+                "concat: shape {:?} does not match {:?} off axis {axis}",
+                t.shape(),
+                first
+            );
         }
         let outer: usize = first[..axis].iter().product();
         let parts: Vec<Tensor<T>> = tensors.iter().map(Tensor::contiguous).collect();
-        let inner_sizes: Vec<usize> = parts.iter().map(|t| t.shape()[axis..].iter().product()).collect();
+        let inner_sizes: Vec<usize> = parts
+            .iter()
+            .map(|t| t.shape()[axis..].iter().product())
+            .collect();
         let mut out = Vec::with_capacity(parts.iter().map(Tensor::numel).sum());
         for o in 0..outer {
             for (part, &inner) in parts.iter().zip(&inner_sizes) {
@@ -44,7 +56,13 @@ impl<T: Element> Tensor<T> {
         assert!(!tensors.is_empty(), "stack: needs at least one tensor");
         let first = tensors[0].shape();
         for t in tensors {
-            assert_eq!(t.shape(), first, "stack: shape {:?} differs from {:?}", t.shape(), first);
+            assert_eq!(
+                t.shape(),
+                first,
+                "stack: shape {:?} differs from {:?}",
+                t.shape(),
+                first
+            );
         }
         let expanded: Vec<Tensor<T>> = tensors.iter().map(|t| t.unsqueeze(axis)).collect();
         Tensor::concat(&expanded, axis)
@@ -70,7 +88,10 @@ mod tests {
     fn stack_adds_an_axis() {
         let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
         let b = Tensor::from_vec(vec![3.0f32, 4.0], &[2]);
-        assert_eq!(Tensor::stack(&[a.clone(), b.clone()], 0).to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            Tensor::stack(&[a.clone(), b.clone()], 0).to_vec(),
+            vec![1.0, 2.0, 3.0, 4.0]
+        );
         assert_eq!(Tensor::stack(&[a, b], 1).to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
     }
 

@@ -33,9 +33,14 @@ impl<T: Element> Tensor<T> {
         }
         let mut out = Vec::with_capacity(self.numel());
         let data = self.storage();
-        for_each_row(self.shape(), [self.strides()], [self.offset()], |[start], len, [step]| {
-            out.extend((0..len).map(|i| f(data[start + i * step])));
-        });
+        for_each_row(
+            self.shape(),
+            [self.strides()],
+            [self.offset()],
+            |[start], len, [step]| {
+                out.extend((0..len).map(|i| f(data[start + i * step])));
+            },
+        );
         Tensor::from_vec(out, self.shape())
     }
 
@@ -45,9 +50,17 @@ impl<T: Element> Tensor<T> {
     /// If the shapes do not broadcast; the message names `op` and both shapes.
     pub fn zip_with(&self, other: &Tensor<T>, op: &str, f: impl Fn(T, T) -> T + Sync) -> Tensor<T> {
         let shape = broadcast_shapes(self.shape(), other.shape()).unwrap_or_else(|| {
-            panic!("{op}: shapes {:?} and {:?} cannot be broadcast together", self.shape(), other.shape())
+            panic!(
+                "{op}: shapes {:?} and {:?} cannot be broadcast together",
+                self.shape(),
+                other.shape()
+            )
         });
-        if let (true, Some(a), Some(b)) = (self.shape() == other.shape(), self.as_slice(), other.as_slice()) {
+        if let (true, Some(a), Some(b)) = (
+            self.shape() == other.shape(),
+            self.as_slice(),
+            other.as_slice(),
+        ) {
             let mut out = vec![T::ZERO; a.len()];
             fill_in_parallel(&mut out, |start, chunk| {
                 let end = start + chunk.len();
@@ -57,18 +70,28 @@ impl<T: Element> Tensor<T> {
             });
             return Tensor::from_vec(out, &shape);
         }
-        let strides_a = broadcast_strides(self.shape(), self.strides(), &shape).expect("checked above");
-        let strides_b = broadcast_strides(other.shape(), other.strides(), &shape).expect("checked above");
+        let strides_a =
+            broadcast_strides(self.shape(), self.strides(), &shape).expect("checked above");
+        let strides_b =
+            broadcast_strides(other.shape(), other.strides(), &shape).expect("checked above");
         let (a, b) = (self.storage(), other.storage());
         let mut out = Vec::with_capacity(shape::numel(&shape));
-        for_each_row(&shape, [&strides_a, &strides_b], [self.offset(), other.offset()], |[sa, sb], len, steps| {
-            match steps {
-                [1, 1] => out.extend(a[sa..sa + len].iter().zip(&b[sb..sb + len]).map(|(&x, &y)| f(x, y))),
+        for_each_row(
+            &shape,
+            [&strides_a, &strides_b],
+            [self.offset(), other.offset()],
+            |[sa, sb], len, steps| match steps {
+                [1, 1] => out.extend(
+                    a[sa..sa + len]
+                        .iter()
+                        .zip(&b[sb..sb + len])
+                        .map(|(&x, &y)| f(x, y)),
+                ),
                 [1, 0] => out.extend(a[sa..sa + len].iter().map(|&x| f(x, b[sb]))),
                 [0, 1] => out.extend(b[sb..sb + len].iter().map(|&y| f(a[sa], y))),
                 [da, db] => out.extend((0..len).map(|i| f(a[sa + i * da], b[sb + i * db]))),
-            }
-        });
+            },
+        );
         Tensor::from_vec(out, &shape)
     }
 
@@ -118,7 +141,15 @@ impl<T: Element> Tensor<T> {
     }
     /// Limits every element to `[low, high]`.
     pub fn clamp(&self, low: T, high: T) -> Tensor<T> {
-        self.map(|x| if x < low { low } else if x > high { high } else { x })
+        self.map(|x| {
+            if x < low {
+                low
+            } else if x > high {
+                high
+            } else {
+                x
+            }
+        })
     }
     /// `x * factor`.
     pub fn scale(&self, factor: T) -> Tensor<T> {
@@ -201,7 +232,11 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the shapes do not broadcast.
     pub fn eq_mask(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.zip_with(other, "eq_mask", |a, b| if a == b { T::ONE } else { T::ZERO })
+        self.zip_with(
+            other,
+            "eq_mask",
+            |a, b| if a == b { T::ONE } else { T::ZERO },
+        )
     }
 
     /// `on_true` where `mask` is non-zero, `on_false` elsewhere; all three broadcast.
@@ -209,13 +244,26 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the shapes do not broadcast.
     pub fn where_(mask: &Tensor<T>, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Tensor<T> {
-        let values_shape = broadcast_shapes(on_true.shape(), on_false.shape()).unwrap_or_else(|| {
-            panic!("where_: shapes {:?} and {:?} cannot be broadcast together", on_true.shape(), on_false.shape())
-        });
+        let values_shape =
+            broadcast_shapes(on_true.shape(), on_false.shape()).unwrap_or_else(|| {
+                panic!(
+                    "where_: shapes {:?} and {:?} cannot be broadcast together",
+                    on_true.shape(),
+                    on_false.shape()
+                )
+            });
         let shape = broadcast_shapes(mask.shape(), &values_shape).unwrap_or_else(|| {
-            panic!("where_: mask shape {:?} and value shape {:?} cannot be broadcast together", mask.shape(), values_shape)
+            panic!(
+                "where_: mask shape {:?} and value shape {:?} cannot be broadcast together",
+                mask.shape(),
+                values_shape
+            )
         });
-        let (m, a, b) = (mask.broadcast_to(&shape), on_true.broadcast_to(&shape), on_false.broadcast_to(&shape));
+        let (m, a, b) = (
+            mask.broadcast_to(&shape),
+            on_true.broadcast_to(&shape),
+            on_false.broadcast_to(&shape),
+        );
         let (md, ad, bd) = (m.storage(), a.storage(), b.storage());
         let mut out = Vec::with_capacity(shape::numel(&shape));
         // Select rather than blend (m*a + (1-m)*b), so an infinity on the unused side never leaks in.
@@ -224,7 +272,13 @@ impl<T: Element> Tensor<T> {
             [m.strides(), a.strides(), b.strides()],
             [m.offset(), a.offset(), b.offset()],
             |[sm, sa, sb], len, [dm, da, db]| {
-                out.extend((0..len).map(|i| if md[sm + i * dm] != T::ZERO { ad[sa + i * da] } else { bd[sb + i * db] }));
+                out.extend((0..len).map(|i| {
+                    if md[sm + i * dm] != T::ZERO {
+                        ad[sa + i * da]
+                    } else {
+                        bd[sb + i * db]
+                    }
+                }));
             },
         );
         Tensor::from_vec(out, &shape)
@@ -261,11 +315,16 @@ impl<T: Element> AddAssign<&Tensor<T>> for Tensor<T> {
                 // A broadcast or strided source: walk it in row-major order beside the target.
                 let target_strides = shape::contiguous_strides(other.shape());
                 let source = other.storage();
-                for_each_row(other.shape(), [&target_strides, other.strides()], [0, other.offset()], |[t, s], len, [dt, ds]| {
-                    for i in 0..len {
-                        target[t + i * dt] += source[s + i * ds];
-                    }
-                });
+                for_each_row(
+                    other.shape(),
+                    [&target_strides, other.strides()],
+                    [0, other.offset()],
+                    |[t, s], len, [dt, ds]| {
+                        for i in 0..len {
+                            target[t + i * dt] += source[s + i * ds];
+                        }
+                    },
+                );
             }
         }
     }
@@ -368,7 +427,11 @@ mod tests {
         let n = 5 * crate::threads::MIN_ELEMENTS_PER_THREAD + 3;
         let t = Tensor::<f32>::from_vec((0..n).map(|i| i as f32).collect(), &[n]);
         let doubled = &t + &t;
-        assert!(doubled.to_vec().iter().enumerate().all(|(i, &x)| x == 2.0 * i as f32));
+        assert!(doubled
+            .to_vec()
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| x == 2.0 * i as f32));
     }
 
     #[test]

@@ -33,7 +33,10 @@ impl Indices {
             "Indices::new: {} values cannot fill shape {shape:?}",
             values.len()
         );
-        Indices { values, shape: shape.into() }
+        Indices {
+            values,
+            shape: shape.into(),
+        }
     }
 
     /// A 1-D list of indices.
@@ -66,13 +69,20 @@ impl Indices {
 
     /// The values as floats (for metrics or masks).
     pub fn to_tensor<T: Element>(&self) -> Tensor<T> {
-        Tensor::from_vec(self.values.iter().map(|&v| T::from_usize(v)).collect(), &self.shape)
+        Tensor::from_vec(
+            self.values.iter().map(|&v| T::from_usize(v)).collect(),
+            &self.shape,
+        )
     }
 }
 
 /// `(outer, size, inner)`: the products of the axes before `axis`, its size, and those after.
 fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
 }
 
 impl<T: Element> Tensor<T> {
@@ -85,7 +95,10 @@ impl<T: Element> Tensor<T> {
         shape::check_axis(axis, self.ndim(), "index_select");
         let (outer, size, inner) = split_at_axis(self.shape(), axis);
         if let Some(&bad) = ids.iter().find(|&&i| i >= size) {
-            panic!("index_select: index {bad} is out of bounds for axis {axis} of shape {:?}", self.shape());
+            panic!(
+                "index_select: index {bad} is out of bounds for axis {axis} of shape {:?}",
+                self.shape()
+            );
         }
         let source = self.contiguous();
         let data = source.as_slice().expect("contiguous");
@@ -121,7 +134,10 @@ impl<T: Element> Tensor<T> {
         );
         let (outer, size, inner) = split_at_axis(self.shape(), axis);
         if let Some(&bad) = ids.iter().find(|&&i| i >= size) {
-            panic!("index_add: index {bad} is out of bounds for axis {axis} of shape {:?}", self.shape());
+            panic!(
+                "index_add: index {bad} is out of bounds for axis {axis} of shape {:?}",
+                self.shape()
+            );
         }
         let mut out = self.to_vec();
         let source = source.contiguous();
@@ -130,7 +146,10 @@ impl<T: Element> Tensor<T> {
             for (j, &i) in ids.iter().enumerate() {
                 let to = (o * size + i) * inner;
                 let from = (o * ids.len() + j) * inner;
-                for (t, &s) in out[to..to + inner].iter_mut().zip(&added[from..from + inner]) {
+                for (t, &s) in out[to..to + inner]
+                    .iter_mut()
+                    .zip(&added[from..from + inner])
+                {
                     *t += s;
                 }
             }
@@ -147,13 +166,20 @@ impl<T: Element> Tensor<T> {
     pub fn narrow_add_assign(&mut self, axis: usize, start: usize, source: &Tensor<T>) {
         shape::check_axis(axis, self.ndim(), "narrow_add_assign");
         let fits = source.ndim() == self.ndim()
-            && source.shape().iter().zip(self.shape()).enumerate().all(|(a, (&s, &t))| {
-                if a == axis {
-                    start + s <= t
-                } else {
-                    s == t
-                }
-            });
+            && source
+                .shape()
+                .iter()
+                .zip(self.shape())
+                .enumerate()
+                .all(
+                    |(a, (&s, &t))| {
+                        if a == axis {
+                            start + s <= t
+                        } else {
+                            s == t
+                        }
+                    },
+                );
         assert!(
             fits,
             "narrow_add_assign: source shape {:?} does not fit shape {:?} at {start} along axis {axis}",
@@ -188,8 +214,18 @@ impl<T: Element> Tensor<T> {
     fn gather_positions(&self, axis: usize, index: &Indices, op: &str) -> Vec<usize> {
         shape::check_axis(axis, self.ndim(), op);
         let fits = index.shape().len() == self.ndim()
-            && index.shape().iter().zip(self.shape()).enumerate().all(|(a, (&i, &s))| a == axis || i <= s);
-        assert!(fits, "{op}: index shape {:?} does not fit tensor shape {:?} along axis {axis}", index.shape(), self.shape());
+            && index
+                .shape()
+                .iter()
+                .zip(self.shape())
+                .enumerate()
+                .all(|(a, (&i, &s))| a == axis || i <= s);
+        assert!(
+            fits,
+            "{op}: index shape {:?} does not fit tensor shape {:?} along axis {axis}",
+            index.shape(),
+            self.shape()
+        );
         let strides = shape::contiguous_strides(self.shape());
         let mut position: Dims = smallvec::smallvec![0; self.ndim()];
         let mut out = Vec::with_capacity(index.numel());
@@ -199,7 +235,9 @@ impl<T: Element> Tensor<T> {
                 "{op}: index {value} is out of bounds for axis {axis} of shape {:?}",
                 self.shape()
             );
-            let flat: usize = (0..self.ndim()).map(|a| if a == axis { value } else { position[a] } * strides[a]).sum();
+            let flat: usize = (0..self.ndim())
+                .map(|a| if a == axis { value } else { position[a] } * strides[a])
+                .sum();
             out.push(flat);
             for a in (0..self.ndim()).rev() {
                 position[a] += 1;
@@ -267,7 +305,11 @@ mod tests {
     fn gather_picks_one_entry_per_row_and_scatter_add_is_its_adjoint() {
         let picked = table().gather(1, &Indices::new(vec![1, 0, 1], &[3, 1]));
         assert_eq!(picked.to_vec(), vec![1.0, 2.0, 5.0]);
-        let back = Tensor::<f32>::zeros(&[3, 2]).scatter_add(1, &Indices::new(vec![1, 0, 1], &[3, 1]), &Tensor::ones(&[3, 1]));
+        let back = Tensor::<f32>::zeros(&[3, 2]).scatter_add(
+            1,
+            &Indices::new(vec![1, 0, 1], &[3, 1]),
+            &Tensor::ones(&[3, 1]),
+        );
         assert_eq!(back.to_vec(), vec![0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
     }
 

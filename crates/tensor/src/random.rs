@@ -13,7 +13,9 @@ use crate::tensor::Tensor;
 impl<T: Element> Tensor<T> {
     /// Independent draws from the uniform distribution on `[low, high)`.
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut impl Rng) -> Self {
-        let data = (0..shape::numel(shape)).map(|_| T::from_f64(rng.gen_range(low..high))).collect();
+        let data = (0..shape::numel(shape))
+            .map(|_| T::from_f64(rng.gen_range(low..high)))
+            .collect();
         Tensor::from_vec(data, shape)
     }
 
@@ -30,7 +32,15 @@ impl<T: Element> Tensor<T> {
 
     /// A mask of ones with probability `p_one`, zeros otherwise.
     pub fn bernoulli(shape: &[usize], p_one: f64, rng: &mut impl Rng) -> Self {
-        let data = (0..shape::numel(shape)).map(|_| if rng.gen::<f64>() < p_one { T::ONE } else { T::ZERO }).collect();
+        let data = (0..shape::numel(shape))
+            .map(|_| {
+                if rng.gen::<f64>() < p_one {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            })
+            .collect();
         Tensor::from_vec(data, shape)
     }
 }

@@ -33,7 +33,12 @@ impl<T: Element> Tensor<T> {
     /// Reduces the axes marked in `reduced` with `f`, starting from `init`; the
     /// result keeps every axis (reduced ones with size 1).
     fn reduce_keepdim(&self, reduced: &[bool], init: T, f: impl Fn(T, T) -> T) -> Tensor<T> {
-        let out_shape: Dims = self.shape().iter().zip(reduced).map(|(&n, &r)| if r { 1 } else { n }).collect();
+        let out_shape: Dims = self
+            .shape()
+            .iter()
+            .zip(reduced)
+            .map(|(&n, &r)| if r { 1 } else { n })
+            .collect();
         let mut out_strides = shape::contiguous_strides(&out_shape);
         for (stride, &r) in out_strides.iter_mut().zip(reduced) {
             if r {
@@ -42,19 +47,24 @@ impl<T: Element> Tensor<T> {
         }
         let mut out = vec![init; shape::numel(&out_shape)];
         let data = self.storage();
-        for_each_row(self.shape(), [self.strides(), &out_strides], [self.offset(), 0], |[si, so], len, [di, dout]| {
-            if dout == 0 {
-                let mut acc = out[so];
-                for i in 0..len {
-                    acc = f(acc, data[si + i * di]);
+        for_each_row(
+            self.shape(),
+            [self.strides(), &out_strides],
+            [self.offset(), 0],
+            |[si, so], len, [di, dout]| {
+                if dout == 0 {
+                    let mut acc = out[so];
+                    for i in 0..len {
+                        acc = f(acc, data[si + i * di]);
+                    }
+                    out[so] = acc;
+                } else {
+                    for i in 0..len {
+                        out[so + i * dout] = f(out[so + i * dout], data[si + i * di]);
+                    }
                 }
-                out[so] = acc;
-            } else {
-                for i in 0..len {
-                    out[so + i * dout] = f(out[so + i * dout], data[si + i * di]);
-                }
-            }
-        });
+            },
+        );
         Tensor::from_vec(out, &out_shape)
     }
 
@@ -86,7 +96,8 @@ impl<T: Element> Tensor<T> {
     /// If the axis is out of range.
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
         let mask = self.axis_mask(axis, "sum_axis");
-        self.reduce_keepdim(&mask, T::ZERO, |a, b| a + b).drop_axis_unless(keepdim, axis)
+        self.reduce_keepdim(&mask, T::ZERO, |a, b| a + b)
+            .drop_axis_unless(keepdim, axis)
     }
 
     /// The mean of all elements, as a `[]` tensor.
@@ -109,9 +120,14 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the tensor is empty.
     pub fn max(&self) -> Tensor<T> {
-        assert!(self.numel() > 0, "max: tensor of shape {:?} is empty", self.shape());
+        assert!(
+            self.numel() > 0,
+            "max: tensor of shape {:?} is empty",
+            self.shape()
+        );
         let all = vec![true; self.ndim()];
-        self.reduce_keepdim(&all, -T::max_value(), T::max).reshape(&[])
+        self.reduce_keepdim(&all, -T::max_value(), T::max)
+            .reshape(&[])
     }
 
     /// The smallest element, as a `[]` tensor.
@@ -119,9 +135,14 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the tensor is empty.
     pub fn min(&self) -> Tensor<T> {
-        assert!(self.numel() > 0, "min: tensor of shape {:?} is empty", self.shape());
+        assert!(
+            self.numel() > 0,
+            "min: tensor of shape {:?} is empty",
+            self.shape()
+        );
         let all = vec![true; self.ndim()];
-        self.reduce_keepdim(&all, T::max_value(), T::min).reshape(&[])
+        self.reduce_keepdim(&all, T::max_value(), T::min)
+            .reshape(&[])
     }
 
     /// The maximum along `axis`.
@@ -130,8 +151,13 @@ impl<T: Element> Tensor<T> {
     /// If the axis is out of range or has size 0.
     pub fn max_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
         let mask = self.axis_mask(axis, "max_axis");
-        assert!(self.shape()[axis] > 0, "max_axis: axis {axis} of shape {:?} is empty", self.shape());
-        self.reduce_keepdim(&mask, -T::max_value(), T::max).drop_axis_unless(keepdim, axis)
+        assert!(
+            self.shape()[axis] > 0,
+            "max_axis: axis {axis} of shape {:?} is empty",
+            self.shape()
+        );
+        self.reduce_keepdim(&mask, -T::max_value(), T::max)
+            .drop_axis_unless(keepdim, axis)
     }
 
     /// The minimum along `axis`.
@@ -140,8 +166,13 @@ impl<T: Element> Tensor<T> {
     /// If the axis is out of range or has size 0.
     pub fn min_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
         let mask = self.axis_mask(axis, "min_axis");
-        assert!(self.shape()[axis] > 0, "min_axis: axis {axis} of shape {:?} is empty", self.shape());
-        self.reduce_keepdim(&mask, T::max_value(), T::min).drop_axis_unless(keepdim, axis)
+        assert!(
+            self.shape()[axis] > 0,
+            "min_axis: axis {axis} of shape {:?} is empty",
+            self.shape()
+        );
+        self.reduce_keepdim(&mask, T::max_value(), T::min)
+            .drop_axis_unless(keepdim, axis)
     }
 
     /// The position of the largest entry along `axis` (the first one on ties);
@@ -152,7 +183,11 @@ impl<T: Element> Tensor<T> {
     pub fn argmax_axis(&self, axis: usize) -> Indices {
         shape::check_axis(axis, self.ndim(), "argmax_axis");
         let len = self.shape()[axis];
-        assert!(len > 0, "argmax_axis: axis {axis} of shape {:?} is empty", self.shape());
+        assert!(
+            len > 0,
+            "argmax_axis: axis {axis} of shape {:?} is empty",
+            self.shape()
+        );
         let rows = self.move_axis_last(axis).contiguous();
         let values = rows.as_slice().expect("contiguous");
         let best = values
@@ -183,15 +218,18 @@ impl<T: Element> Tensor<T> {
             return self.clone();
         }
         assert!(
-            shape::broadcast_strides(shape, &shape::contiguous_strides(shape), self.shape()).is_some(),
+            shape::broadcast_strides(shape, &shape::contiguous_strides(shape), self.shape())
+                .is_some(),
             "sum_to: shape {:?} cannot be reduced to {:?}",
             self.shape(),
             shape
         );
         let lead = self.ndim() - shape.len();
-        let reduced: Vec<bool> =
-            (0..self.ndim()).map(|a| a < lead || (shape[a - lead] == 1 && self.shape()[a] != 1)).collect();
-        self.reduce_keepdim(&reduced, T::ZERO, |a, b| a + b).reshape(shape)
+        let reduced: Vec<bool> = (0..self.ndim())
+            .map(|a| a < lead || (shape[a - lead] == 1 && self.shape()[a] != 1))
+            .collect();
+        self.reduce_keepdim(&reduced, T::ZERO, |a, b| a + b)
+            .reshape(shape)
     }
 
     /// A view with `axis` moved to the end (the other axes keep their order).

@@ -107,13 +107,32 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Panics
     /// If the view would read past the end of `storage`.
-    pub fn from_parts(storage: Arc<Vec<T>>, shape: &[usize], strides: &[usize], offset: usize) -> Self {
-        assert_eq!(shape.len(), strides.len(), "from_parts: shape {shape:?} and strides {strides:?} differ in length");
+    pub fn from_parts(
+        storage: Arc<Vec<T>>,
+        shape: &[usize],
+        strides: &[usize],
+        offset: usize,
+    ) -> Self {
+        assert_eq!(
+            shape.len(),
+            strides.len(),
+            "from_parts: shape {shape:?} and strides {strides:?} differ in length"
+        );
         if shape::numel(shape) > 0 {
-            let last: usize = offset + shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
+            let last: usize = offset
+                + shape
+                    .iter()
+                    .zip(strides)
+                    .map(|(&n, &s)| (n - 1) * s)
+                    .sum::<usize>();
             assert!(last < storage.len(), "from_parts: shape {shape:?} with strides {strides:?} at offset {offset} reads past a buffer of {} elements", storage.len());
         }
-        Tensor { storage, shape: shape.into(), strides: strides.into(), offset }
+        Tensor {
+            storage,
+            shape: shape.into(),
+            strides: strides.into(),
+            offset,
+        }
     }
 
     /// The size of each axis.
@@ -188,9 +207,14 @@ impl<T: Element> Tensor<T> {
             return slice.to_vec();
         }
         let mut out = Vec::with_capacity(self.numel());
-        crate::walk::for_each_row(&self.shape, [&self.strides], [self.offset], |[start], len, [step]| {
-            out.extend((0..len).map(|i| self.storage[start + i * step]));
-        });
+        crate::walk::for_each_row(
+            &self.shape,
+            [&self.strides],
+            [self.offset],
+            |[start], len, [step]| {
+                out.extend((0..len).map(|i| self.storage[start + i * step]));
+            },
+        );
         out
     }
 
@@ -199,10 +223,19 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the index has the wrong number of axes or is out of bounds.
     pub fn get(&self, index: &[usize]) -> T {
-        assert_eq!(index.len(), self.ndim(), "get: index {index:?} does not match shape {:?}", self.shape);
+        assert_eq!(
+            index.len(),
+            self.ndim(),
+            "get: index {index:?} does not match shape {:?}",
+            self.shape
+        );
         let mut position = self.offset;
         for ((&i, &n), &s) in index.iter().zip(&self.shape).zip(&self.strides) {
-            assert!(i < n, "get: index {index:?} is out of bounds for shape {:?}", self.shape);
+            assert!(
+                i < n,
+                "get: index {index:?} is out of bounds for shape {:?}",
+                self.shape
+            );
             position += i * s;
         }
         self.storage[position]
@@ -213,7 +246,13 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the tensor has more or fewer than one element.
     pub fn item(&self) -> T {
-        assert_eq!(self.numel(), 1, "item: tensor of shape {:?} has {} elements, not 1", self.shape, self.numel());
+        assert_eq!(
+            self.numel(),
+            1,
+            "item: tensor of shape {:?} has {} elements, not 1",
+            self.shape,
+            self.numel()
+        );
         self.storage[self.offset]
     }
 
@@ -224,22 +263,37 @@ impl<T: Element> Tensor<T> {
     pub fn data_mut(&mut self) -> &mut [T] {
         let n = self.numel();
         let owns_exactly = self.is_contiguous() && self.offset == 0 && self.storage.len() == n;
-        if !owns_exactly || Arc::strong_count(&self.storage) > 1 || Arc::weak_count(&self.storage) > 0 {
+        if !owns_exactly
+            || Arc::strong_count(&self.storage) > 1
+            || Arc::weak_count(&self.storage) > 0
+        {
             *self = Tensor::from_vec(self.to_vec(), &self.shape);
         }
-        Arc::get_mut(&mut self.storage).expect("storage is uniquely owned after the copy").as_mut_slice()
+        Arc::get_mut(&mut self.storage)
+            .expect("storage is uniquely owned after the copy")
+            .as_mut_slice()
     }
 
     /// Converts every element to another element type (`f32` to `f64`, say).
     pub fn cast<U: Element>(&self) -> Tensor<U> {
-        Tensor::from_vec(self.to_vec().into_iter().map(|x| U::from_f64(x.to_f64())).collect(), &self.shape)
+        Tensor::from_vec(
+            self.to_vec()
+                .into_iter()
+                .map(|x| U::from_f64(x.to_f64()))
+                .collect(),
+            &self.shape,
+        )
     }
 
     /// Whether both tensors have the same shape and every pair of elements
     /// differs by at most `tolerance`.
     pub fn all_close(&self, other: &Tensor<T>, tolerance: f64) -> bool {
         self.shape == other.shape
-            && self.to_vec().iter().zip(other.to_vec()).all(|(a, b)| (a.to_f64() - b.to_f64()).abs() <= tolerance)
+            && self
+                .to_vec()
+                .iter()
+                .zip(other.to_vec())
+                .all(|(a, b)| (a.to_f64() - b.to_f64()).abs() <= tolerance)
     }
 
     /// Bytes held by this tensor's storage (shared storage is counted in full).
@@ -265,7 +319,11 @@ impl<T: Element> fmt::Debug for Tensor<T> {
 impl<T: Element> fmt::Display for Tensor<T> {
     /// Prints nested brackets like NumPy; long axes show their first and last three entries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn write_axis<T: Element>(t: &Tensor<T>, f: &mut fmt::Formatter<'_>, index: &mut Vec<usize>) -> fmt::Result {
+        fn write_axis<T: Element>(
+            t: &Tensor<T>,
+            f: &mut fmt::Formatter<'_>,
+            index: &mut Vec<usize>,
+        ) -> fmt::Result {
             let axis = index.len();
             if axis == t.ndim() {
                 return write!(f, "{:.4}", t.get(index));

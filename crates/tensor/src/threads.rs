@@ -41,7 +41,9 @@ pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut
         fill(0, out);
         return;
     }
-    let threads = num_threads().min(out.len() / MIN_ELEMENTS_PER_THREAD).max(1);
+    let threads = num_threads()
+        .min(out.len() / MIN_ELEMENTS_PER_THREAD)
+        .max(1);
     if threads == 1 {
         fill(0, out);
         return;

@@ -20,7 +20,12 @@ use crate::tensor::Tensor;
 
 impl<T: Element> Tensor<T> {
     fn view(&self, shape: Dims, strides: Dims, offset: usize) -> Tensor<T> {
-        Tensor { storage: self.storage.clone(), shape, strides, offset }
+        Tensor {
+            storage: self.storage.clone(),
+            shape,
+            strides,
+            offset,
+        }
     }
 
     /// The same elements in row-major order, read as `shape`. A view if the tensor
@@ -37,7 +42,11 @@ impl<T: Element> Tensor<T> {
             shape
         );
         let source = self.contiguous();
-        source.view(shape.into(), shape::contiguous_strides(shape), source.offset)
+        source.view(
+            shape.into(),
+            shape::contiguous_strides(shape),
+            source.offset,
+        )
     }
 
     /// Reorders the axes: axis `i` of the result is axis `order[i]` of `self`.
@@ -47,8 +56,14 @@ impl<T: Element> Tensor<T> {
     pub fn permute(&self, order: &[usize]) -> Tensor<T> {
         let mut seen = vec![false; self.ndim()];
         let valid = order.len() == self.ndim()
-            && order.iter().all(|&a| a < seen.len() && !std::mem::replace(&mut seen[a], true));
-        assert!(valid, "permute: {order:?} is not a permutation of the axes of shape {:?}", self.shape());
+            && order
+                .iter()
+                .all(|&a| a < seen.len() && !std::mem::replace(&mut seen[a], true));
+        assert!(
+            valid,
+            "permute: {order:?} is not a permutation of the axes of shape {:?}",
+            self.shape()
+        );
         let shape = order.iter().map(|&a| self.shape[a]).collect();
         let strides = order.iter().map(|&a| self.strides[a]).collect();
         self.view(shape, strides, self.offset)
@@ -71,7 +86,11 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the tensor has fewer than two axes.
     pub fn t(&self) -> Tensor<T> {
-        assert!(self.ndim() >= 2, "t: needs at least 2 axes, got shape {:?}", self.shape());
+        assert!(
+            self.ndim() >= 2,
+            "t: needs at least 2 axes, got shape {:?}",
+            self.shape()
+        );
         self.transpose(self.ndim() - 2, self.ndim() - 1)
     }
 
@@ -89,7 +108,11 @@ impl<T: Element> Tensor<T> {
         );
         let mut shape = self.shape.clone();
         shape[axis] = length;
-        let offset = if length == 0 { self.offset } else { self.offset + start * self.strides[axis] };
+        let offset = if length == 0 {
+            self.offset
+        } else {
+            self.offset + start * self.strides[axis]
+        };
         self.view(shape, self.strides.clone(), offset)
     }
 
@@ -118,7 +141,12 @@ impl<T: Element> Tensor<T> {
     /// If the axis is out of range or its size is not 1.
     pub fn squeeze(&self, axis: usize) -> Tensor<T> {
         shape::check_axis(axis, self.ndim(), "squeeze");
-        assert_eq!(self.shape[axis], 1, "squeeze: axis {axis} of shape {:?} does not have size 1", self.shape());
+        assert_eq!(
+            self.shape[axis],
+            1,
+            "squeeze: axis {axis} of shape {:?} does not have size 1",
+            self.shape()
+        );
         self.select(axis, 0)
     }
 
@@ -127,7 +155,11 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If `axis > ndim`.
     pub fn unsqueeze(&self, axis: usize) -> Tensor<T> {
-        assert!(axis <= self.ndim(), "unsqueeze: axis {axis} is out of range for shape {:?}", self.shape());
+        assert!(
+            axis <= self.ndim(),
+            "unsqueeze: axis {axis} is out of range for shape {:?}",
+            self.shape()
+        );
         let mut shape = self.shape.clone();
         let mut strides = self.strides.clone();
         shape.insert(axis, 1);
@@ -140,8 +172,14 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the tensor does not broadcast to `shape`.
     pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
-        let strides = shape::broadcast_strides(&self.shape, &self.strides, shape)
-            .unwrap_or_else(|| panic!("broadcast_to: shape {:?} cannot broadcast to {:?}", self.shape(), shape));
+        let strides =
+            shape::broadcast_strides(&self.shape, &self.strides, shape).unwrap_or_else(|| {
+                panic!(
+                    "broadcast_to: shape {:?} cannot broadcast to {:?}",
+                    self.shape(),
+                    shape
+                )
+            });
         self.view(shape.into(), strides, self.offset)
     }
 
@@ -194,7 +232,9 @@ impl<T: Element> Tensor<T> {
     /// Every entry along `axis`, each with that axis removed (views).
     pub fn unbind(&self, axis: usize) -> Vec<Tensor<T>> {
         shape::check_axis(axis, self.ndim(), "unbind");
-        (0..self.shape[axis]).map(|i| self.select(axis, i)).collect()
+        (0..self.shape[axis])
+            .map(|i| self.select(axis, i))
+            .collect()
     }
 }
 

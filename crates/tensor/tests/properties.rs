@@ -13,7 +13,10 @@ fn flat(shape: &[usize], index: &[usize]) -> usize {
 fn all_indices(shape: &[usize]) -> Vec<Vec<usize>> {
     let mut out = vec![vec![]];
     for &n in shape {
-        out = out.into_iter().flat_map(|prefix| (0..n).map(move |i| [prefix.clone(), vec![i]].concat())).collect();
+        out = out
+            .into_iter()
+            .flat_map(|prefix| (0..n).map(move |i| [prefix.clone(), vec![i]].concat()))
+            .collect();
     }
     out
 }
@@ -30,17 +33,35 @@ fn tensor_strategy() -> impl Strategy<Value = (Vec<usize>, Vec<f64>)> {
 fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usize>)> {
     prop::collection::vec(1usize..=4, 1..=4).prop_flat_map(|out| {
         let d = out.len();
-        (Just(out), prop::collection::vec(any::<bool>(), d), prop::collection::vec(any::<bool>(), d), 0..=d, 0..=d)
+        (
+            Just(out),
+            prop::collection::vec(any::<bool>(), d),
+            prop::collection::vec(any::<bool>(), d),
+            0..=d,
+            0..=d,
+        )
             .prop_map(|(out, ones_a, ones_b, drop_a, drop_b)| {
                 let make = |ones: &[bool], drop: usize| -> Vec<usize> {
-                    out.iter().zip(ones).skip(drop).map(|(&n, &one)| if one { 1 } else { n }).collect()
+                    out.iter()
+                        .zip(ones)
+                        .skip(drop)
+                        .map(|(&n, &one)| if one { 1 } else { n })
+                        .collect()
                 };
                 let a = make(&ones_a, drop_a);
                 let b = make(&ones_b, drop_b);
                 // The expected result, by the rule: right-align, take the larger size per axis.
                 let rank = a.len().max(b.len());
-                let size_at = |s: &[usize], i: usize| if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 };
-                let expected = (0..rank).map(|i| size_at(&a, i).max(size_at(&b, i))).collect();
+                let size_at = |s: &[usize], i: usize| {
+                    if i + s.len() >= rank {
+                        s[i + s.len() - rank]
+                    } else {
+                        1
+                    }
+                };
+                let expected = (0..rank)
+                    .map(|i| size_at(&a, i).max(size_at(&b, i)))
+                    .collect();
                 (expected, a, b)
             })
     })
@@ -49,13 +70,19 @@ fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usize>
 /// The element of a contiguous tensor of `shape` that broadcasting reads for output index `index`.
 fn broadcast_read(data: &[f64], shape: &[usize], index: &[usize]) -> f64 {
     let lead = index.len() - shape.len();
-    let own: Vec<usize> = shape.iter().enumerate().map(|(a, &n)| if n == 1 { 0 } else { index[lead + a] }).collect();
+    let own: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(a, &n)| if n == 1 { 0 } else { index[lead + a] })
+        .collect();
     data[flat(shape, &own)]
 }
 
 fn values(shape: &[usize], seed: u64) -> Vec<f64> {
     let n: usize = shape.iter().product();
-    (0..n).map(|i| ((i as u64 * 2654435761 + seed) % 1000) as f64 / 100.0 - 5.0).collect()
+    (0..n)
+        .map(|i| ((i as u64 * 2654435761 + seed) % 1000) as f64 / 100.0 - 5.0)
+        .collect()
 }
 
 proptest! {

@@ -26,7 +26,9 @@ fn reduction_mismatch_names_the_op_and_both_shapes() {
 }
 
 #[test]
-#[should_panic(expected = "index_add: source shape [3, 2] does not match target shape [4, 2] with 2 ids along axis 0")]
+#[should_panic(
+    expected = "index_add: source shape [3, 2] does not match target shape [4, 2] with 2 ids along axis 0"
+)]
 fn index_mismatch_names_the_op_and_both_shapes() {
     m(&[4, 2]).index_add(0, &[0, 1], &m(&[3, 2]));
 }

@@ -35,7 +35,9 @@ use nn::Module;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use train::data::imdb::{Imdb, ImdbConfig, Review, Split};
-use train::data::loader::{split_validation, DataLoader, LoaderConfig, DEFAULT_VALIDATION_FRACTION};
+use train::data::loader::{
+    split_validation, DataLoader, LoaderConfig, DEFAULT_VALIDATION_FRACTION,
+};
 use train::data::DataPaths;
 use train::history::History;
 use train::metrics::{binary_accuracy, RunningMean};
@@ -81,7 +83,8 @@ fn parse_args() -> Result<Options, String> {
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         fn parse<N: std::str::FromStr>(flag: &str, text: String) -> Result<N, String> {
-            text.parse().map_err(|_| format!("{flag}: {text:?} is not a valid number"))
+            text.parse()
+                .map_err(|_| format!("{flag}: {text:?} is not a valid number"))
         }
         match flag.as_str() {
             "--data" => o.data = Some(PathBuf::from(value()?)),
@@ -107,15 +110,21 @@ fn parse_args() -> Result<Options, String> {
 }
 
 /// Mean loss and accuracy of `model` over `reviews`, with no tape recording.
-fn evaluate(model: &mut SentimentLstm, reviews: &[Review], batch_size: usize) -> Result<(f64, f64), String> {
+fn evaluate(
+    model: &mut SentimentLstm,
+    reviews: &[Review],
+    batch_size: usize,
+) -> Result<(f64, f64), String> {
     model.eval();
-    let loader = DataLoader::new(reviews, LoaderConfig::evaluation(batch_size)).map_err(|e| e.to_string())?;
+    let loader = DataLoader::new(reviews, LoaderConfig::evaluation(batch_size))
+        .map_err(|e| e.to_string())?;
     let (mut loss, mut accuracy) = (RunningMean::default(), RunningMean::default());
     for batch in loader.batches(0) {
         let tape = Tape::no_grad();
         let mask = batch.mask();
         let logits = model.forward(&tape, &batch.token_ids, Some(&mask));
-        let batch_loss = logits.binary_cross_entropy_with_logits(&batch.labels, None, Reduction::Mean);
+        let batch_loss =
+            logits.binary_cross_entropy_with_logits(&batch.labels, None, Reduction::Mean);
         loss.add(batch_loss.item() as f64, batch.len());
         accuracy.add(binary_accuracy(logits.value(), &batch.labels), batch.len());
     }
@@ -127,7 +136,11 @@ fn run(o: Options) -> Result<(), String> {
     // 1. Data: find (or download) the reviews, tokenize, hold out 20% of train for validation.
     let started = Instant::now();
     let paths = DataPaths::from_env(o.data.clone());
-    let config = ImdbConfig { vocab_size: o.vocab_size, max_len: o.max_len, ..ImdbConfig::default() };
+    let config = ImdbConfig {
+        vocab_size: o.vocab_size,
+        max_len: o.max_len,
+        ..ImdbConfig::default()
+    };
     let imdb = Imdb::load(&paths, &config).map_err(|e| e.to_string())?;
     let limit = o.limit.unwrap_or(usize::MAX);
     let take = |split: Split| -> Vec<Review> {
@@ -137,7 +150,8 @@ fn run(o: Options) -> Result<(), String> {
         reviews.iter().step_by(step).take(limit).cloned().collect()
     };
     let (train, validation) =
-        split_validation(take(Split::Train), DEFAULT_VALIDATION_FRACTION, o.seed).map_err(|e| e.to_string())?;
+        split_validation(take(Split::Train), DEFAULT_VALIDATION_FRACTION, o.seed)
+            .map_err(|e| e.to_string())?;
     let test = take(Split::Test);
     println!(
         "data: {} train / {} validation / {} test reviews, vocabulary {} ({:?}, {:.1} s)",
@@ -163,30 +177,40 @@ fn run(o: Options) -> Result<(), String> {
     let mut model = SentimentLstm::<f32>::new(model_config, &mut rng);
     println!("{}", model.summary(o.batch_size, o.max_len));
     let mut optimizer = Adam::new(o.learning_rate);
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
-    imdb.vocab.save(&o.out.join("vocab.txt")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&o.out)
+        .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
+    imdb.vocab
+        .save(&o.out.join("vocab.txt"))
+        .map_err(|e| e.to_string())?;
 
     // 3. The loop.
-    let loader_config = LoaderConfig { seed: o.seed, ..LoaderConfig::new(o.batch_size) };
+    let loader_config = LoaderConfig {
+        seed: o.seed,
+        ..LoaderConfig::new(o.batch_size)
+    };
     let loader = DataLoader::new(&train, loader_config).map_err(|e| e.to_string())?;
     let mut history = History::new();
     let mut best_validation = f64::NEG_INFINITY;
     for epoch in 0..o.epochs {
         let bar = ProgressBar::new(loader.num_batches() as u64);
         bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})")
-                .map_err(|e| e.to_string())?
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
+            )
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, o.epochs));
         let epoch_start = Instant::now();
-        let (mut loss_mean, mut accuracy_mean, mut tokens) = (RunningMean::default(), RunningMean::default(), 0usize);
+        let (mut loss_mean, mut accuracy_mean, mut tokens) =
+            (RunningMean::default(), RunningMean::default(), 0usize);
         for batch in loader.batches(epoch as u64) {
             // Forward and backward on a fresh tape.
             let tape = Tape::new();
             let mask = batch.mask();
             let logits = model.forward(&tape, &batch.token_ids, Some(&mask));
-            let loss = logits.binary_cross_entropy_with_logits(&batch.labels, None, Reduction::Mean);
+            let loss =
+                logits.binary_cross_entropy_with_logits(&batch.labels, None, Reduction::Mean);
             let grads = tape.backward(&loss).map_err(|e| e.to_string())?;
             loss_mean.add(loss.item() as f64, batch.len());
             accuracy_mean.add(binary_accuracy(logits.value(), &batch.labels), batch.len());
@@ -201,7 +225,8 @@ fn run(o: Options) -> Result<(), String> {
             if o.clip > 0.0 {
                 clip_grad_norm(&mut gradients, o.clip);
             }
-            let mut gradient_of: std::collections::HashMap<String, _> = names.into_iter().zip(gradients).collect();
+            let mut gradient_of: std::collections::HashMap<String, _> =
+                names.into_iter().zip(gradients).collect();
             for (name, param) in model.named_params_mut() {
                 if let Some(grad) = gradient_of.remove(&name) {
                     optimizer.update(&name, param.value_mut(), &grad);
@@ -234,20 +259,27 @@ fn run(o: Options) -> Result<(), String> {
             ("val_loss", val_loss),
             ("val_accuracy", val_accuracy),
         ]);
-        history.save(&o.out).map_err(|e| format!("cannot write the history to {}: {e}", o.out.display()))?;
+        history
+            .save(&o.out)
+            .map_err(|e| format!("cannot write the history to {}: {e}", o.out.display()))?;
         if val_accuracy > best_validation {
             best_validation = val_accuracy;
-            nn::checkpoint::save(&model, o.out.join("best.safetensors")).map_err(|e| e.to_string())?;
+            nn::checkpoint::save(&model, o.out.join("best.safetensors"))
+                .map_err(|e| e.to_string())?;
         }
     }
 
     // 4. The best checkpoint on the test set.
     if o.epochs > 0 {
-        nn::checkpoint::load(&mut model, o.out.join("best.safetensors")).map_err(|e| e.to_string())?;
+        nn::checkpoint::load(&mut model, o.out.join("best.safetensors"))
+            .map_err(|e| e.to_string())?;
     }
     let (test_loss, test_accuracy) = evaluate(&mut model, &test, o.batch_size)?;
     println!("test: loss {test_loss:.4} accuracy {test_accuracy:.4} (best validation accuracy {best_validation:.4})");
-    println!("wrote {}/{{history.csv, loss.svg, accuracy.svg, best.safetensors, vocab.txt}}", o.out.display());
+    println!(
+        "wrote {}/{{history.csv, loss.svg, accuracy.svg, best.safetensors, vocab.txt}}",
+        o.out.display()
+    );
     Ok(())
 }
 
@@ -255,7 +287,15 @@ fn main() -> ExitCode {
     match parse_args().and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) if message.is_empty() => {
-            println!("{}", include_str!("imdb_lstm.rs").lines().take(22).map(|l| l.trim_start_matches("//!")).collect::<Vec<_>>().join("\n"));
+            println!(
+                "{}",
+                include_str!("imdb_lstm.rs")
+                    .lines()
+                    .take(22)
+                    .map(|l| l.trim_start_matches("//!"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
             ExitCode::SUCCESS
         }
         Err(message) => {

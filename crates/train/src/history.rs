@@ -68,13 +68,28 @@ impl History {
     /// An SVG line chart of the named metrics against the epoch.
     pub fn to_svg(&self, title: &str, names: &[&str]) -> String {
         let (width, height, margin) = (480.0, 300.0, 48.0);
-        let series: Vec<(&str, &[f64])> = names.iter().filter_map(|&n| self.get(n).map(|v| (n, v))).collect();
-        let all = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
-        let (low, high) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (low, high) = if low < high { (low, high) } else if low.is_finite() { (low - 0.5, low + 0.5) } else { (0.0, 1.0) };
+        let series: Vec<(&str, &[f64])> = names
+            .iter()
+            .filter_map(|&n| self.get(n).map(|v| (n, v)))
+            .collect();
+        let all = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .filter(|v| v.is_finite());
+        let (low, high) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let (low, high) = if low < high {
+            (low, high)
+        } else if low.is_finite() {
+            (low - 0.5, low + 0.5)
+        } else {
+            (0.0, 1.0)
+        };
         let epochs = self.epochs().max(2) as f64;
         let x = |epoch: usize| margin + (width - 2.0 * margin) * epoch as f64 / (epochs - 1.0);
-        let y = |value: f64| height - margin - (height - 2.0 * margin) * (value - low) / (high - low);
+        let y =
+            |value: f64| height - margin - (height - 2.0 * margin) * (value - low) / (high - low);
         let (center, bottom, right) = (width / 2.0, height - margin, width - margin);
         let label_y = height - 12.0;
         let mut svg = format!(
@@ -89,9 +104,22 @@ impl History {
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
         for (i, (name, values)) in series.iter().enumerate() {
             let color = colors[i % colors.len()];
-            let points: Vec<String> = values.iter().enumerate().map(|(e, &v)| format!("{:.1},{:.1}", x(e), y(v))).collect();
-            let _ = writeln!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", points.join(" "));
-            let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>", width - margin - 60.0, margin + 16.0 * i as f64);
+            let points: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(|(e, &v)| format!("{:.1},{:.1}", x(e), y(v)))
+                .collect();
+            let _ = writeln!(
+                svg,
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+                points.join(" ")
+            );
+            let _ = writeln!(
+                svg,
+                "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
+                width - margin - 60.0,
+                margin + 16.0 * i as f64
+            );
         }
         svg.push_str("</svg>\n");
         svg
@@ -120,7 +148,10 @@ mod tests {
         let mut history = History::new();
         history.record(&[("loss", 0.7), ("val_loss", 0.8)]);
         history.record(&[("loss", 0.5), ("val_loss", 0.6)]);
-        assert_eq!(history.to_csv(), "epoch,loss,val_loss\n1,0.7,0.8\n2,0.5,0.6\n");
+        assert_eq!(
+            history.to_csv(),
+            "epoch,loss,val_loss\n1,0.7,0.8\n2,0.5,0.6\n"
+        );
         let svg = history.to_svg("loss", &["loss", "val_loss"]);
         assert_eq!(svg.matches("<polyline").count(), 2);
     }

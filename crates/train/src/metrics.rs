@@ -8,7 +8,13 @@ use tensor::{Element, Indices, Tensor};
 /// # Panics
 /// If the shapes differ.
 pub fn binary_accuracy<T: Element>(logits: &Tensor<T>, labels: &Tensor<T>) -> f64 {
-    assert_eq!(logits.shape(), labels.shape(), "binary_accuracy: logits {:?} and labels {:?} differ", logits.shape(), labels.shape());
+    assert_eq!(
+        logits.shape(),
+        labels.shape(),
+        "binary_accuracy: logits {:?} and labels {:?} differ",
+        logits.shape(),
+        labels.shape()
+    );
     let half = T::from_f64(0.5);
     let correct = logits
         .to_vec()
@@ -32,7 +38,12 @@ pub fn categorical_accuracy<T: Element>(logits: &Tensor<T>, targets: &Indices) -
         targets.shape()
     );
     let predicted = logits.argmax_axis(1);
-    let correct = predicted.values().iter().zip(targets.values()).filter(|(p, t)| p == t).count();
+    let correct = predicted
+        .values()
+        .iter()
+        .zip(targets.values())
+        .filter(|(p, t)| p == t)
+        .count();
     correct as f64 / targets.numel().max(1) as f64
 }
 
@@ -66,7 +77,10 @@ mod tests {
         let labels = Tensor::from_vec(vec![1.0f32, 0.0, 0.0, 1.0], &[4]);
         assert_eq!(binary_accuracy(&logits, &labels), 0.5);
         let scores = Tensor::from_vec(vec![0.1f32, 0.9, 0.8, 0.2], &[2, 2]);
-        assert_eq!(categorical_accuracy(&scores, &Indices::from_slice(&[1, 1])), 0.5);
+        assert_eq!(
+            categorical_accuracy(&scores, &Indices::from_slice(&[1, 1])),
+            0.5
+        );
     }
 
     /// Batches of 3 at loss 1 and 1 at loss 5 average to (3 + 5) / 4 = 2.

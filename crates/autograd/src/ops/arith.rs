@@ -13,76 +13,119 @@ impl<T: Element> Var<T> {
     /// `dL/da = sum_to(shape a, g)`, `dL/db = sum_to(shape b, g)`.
     pub fn add(&self, other: &Var<T>) -> Var<T> {
         let (shape_a, shape_b) = (self.shape().to_vec(), other.shape().to_vec());
-        self.tape().record("add", self.value().add(other.value()), &[self, other], vec![], move |input| {
-            let g = &input.grad_output;
-            smallvec![full(g.sum_to(&shape_a)), full(g.sum_to(&shape_b))]
-        })
+        self.tape().record(
+            "add",
+            self.value().add(other.value()),
+            &[self, other],
+            vec![],
+            move |input| {
+                let g = &input.grad_output;
+                smallvec![full(g.sum_to(&shape_a)), full(g.sum_to(&shape_b))]
+            },
+        )
     }
 
     /// `y = a - b` (broadcasting).
     /// `dL/da = sum_to(shape a, g)`, `dL/db = -sum_to(shape b, g)`.
     pub fn sub(&self, other: &Var<T>) -> Var<T> {
         let (shape_a, shape_b) = (self.shape().to_vec(), other.shape().to_vec());
-        self.tape().record("sub", self.value().sub(other.value()), &[self, other], vec![], move |input| {
-            let g = &input.grad_output;
-            smallvec![full(g.sum_to(&shape_a)), full(g.sum_to(&shape_b).neg())]
-        })
+        self.tape().record(
+            "sub",
+            self.value().sub(other.value()),
+            &[self, other],
+            vec![],
+            move |input| {
+                let g = &input.grad_output;
+                smallvec![full(g.sum_to(&shape_a)), full(g.sum_to(&shape_b).neg())]
+            },
+        )
     }
 
     /// `y = a * b` (broadcasting).
     /// `dL/da = sum_to(shape a, g * b)`, `dL/db = sum_to(shape b, g * a)`.
     pub fn mul(&self, other: &Var<T>) -> Var<T> {
         let (a, b) = (self.value().clone(), other.value().clone());
-        self.tape().record("mul", a.mul(&b), &[self, other], vec![a, b], |input| {
-            let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
-            smallvec![
-                input.needs_grad(0).then(|| g.mul(b).sum_to(a.shape())).and_then(full),
-                input.needs_grad(1).then(|| g.mul(a).sum_to(b.shape())).and_then(full),
-            ]
-        })
+        self.tape()
+            .record("mul", a.mul(&b), &[self, other], vec![a, b], |input| {
+                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                smallvec![
+                    input
+                        .needs_grad(0)
+                        .then(|| g.mul(b).sum_to(a.shape()))
+                        .and_then(full),
+                    input
+                        .needs_grad(1)
+                        .then(|| g.mul(a).sum_to(b.shape()))
+                        .and_then(full),
+                ]
+            })
     }
 
     /// `y = a / b` (broadcasting).
     /// `dL/da = sum_to(shape a, g / b)`, `dL/db = -sum_to(shape b, g * a / b^2)`.
     pub fn div(&self, other: &Var<T>) -> Var<T> {
         let (a, b) = (self.value().clone(), other.value().clone());
-        self.tape().record("div", a.div(&b), &[self, other], vec![a, b], |input| {
-            let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
-            let g_over_b = g.div(b);
-            smallvec![
-                input.needs_grad(0).then(|| g_over_b.sum_to(a.shape())).and_then(full),
-                input.needs_grad(1).then(|| g_over_b.mul(a).div(b).neg().sum_to(b.shape())).and_then(full),
-            ]
-        })
+        self.tape()
+            .record("div", a.div(&b), &[self, other], vec![a, b], |input| {
+                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let g_over_b = g.div(b);
+                smallvec![
+                    input
+                        .needs_grad(0)
+                        .then(|| g_over_b.sum_to(a.shape()))
+                        .and_then(full),
+                    input
+                        .needs_grad(1)
+                        .then(|| g_over_b.mul(a).div(b).neg().sum_to(b.shape()))
+                        .and_then(full),
+                ]
+            })
     }
 
     /// `y = -x`. `dL/dx = -g`.
     pub fn neg(&self) -> Var<T> {
-        self.tape().record("neg", self.value().neg(), &[self], vec![], |input| smallvec![full(input.grad_output.neg())])
+        self.tape()
+            .record("neg", self.value().neg(), &[self], vec![], |input| {
+                smallvec![full(input.grad_output.neg())]
+            })
     }
 
     /// `y = x + c`. `dL/dx = g`.
     pub fn add_scalar(&self, c: T) -> Var<T> {
-        self.tape().record("add_scalar", self.value() + c, &[self], vec![], |input| smallvec![full(input.grad_output)])
+        self.tape()
+            .record("add_scalar", self.value() + c, &[self], vec![], |input| {
+                smallvec![full(input.grad_output)]
+            })
     }
 
     /// `y = x - c`. `dL/dx = g`.
     pub fn sub_scalar(&self, c: T) -> Var<T> {
-        self.tape().record("sub_scalar", self.value() - c, &[self], vec![], |input| smallvec![full(input.grad_output)])
+        self.tape()
+            .record("sub_scalar", self.value() - c, &[self], vec![], |input| {
+                smallvec![full(input.grad_output)]
+            })
     }
 
     /// `y = c * x`. `dL/dx = c * g`.
     pub fn mul_scalar(&self, c: T) -> Var<T> {
-        self.tape().record("mul_scalar", self.value() * c, &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.scale(c))]
-        })
+        self.tape().record(
+            "mul_scalar",
+            self.value() * c,
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.scale(c))],
+        )
     }
 
     /// `y = x / c`. `dL/dx = g / c`.
     pub fn div_scalar(&self, c: T) -> Var<T> {
-        self.tape().record("div_scalar", self.value() / c, &[self], vec![], move |input| {
-            smallvec![full(&input.grad_output / c)]
-        })
+        self.tape().record(
+            "div_scalar",
+            self.value() / c,
+            &[self],
+            vec![],
+            move |input| smallvec![full(&input.grad_output / c)],
+        )
     }
 
     /// `y = max(a, b)` (broadcasting).
@@ -100,15 +143,27 @@ impl<T: Element> Var<T> {
     fn extremum(&self, other: &Var<T>, op: &'static str, wins: fn(T, T) -> bool) -> Var<T> {
         let (a, b) = (self.value().clone(), other.value().clone());
         let value = a.zip_with(&b, op, move |x, y| if wins(y, x) { y } else { x });
-        self.tape().record(op, value, &[self, other], vec![a, b], move |input| {
-            let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
-            let half = T::from_f64(0.5);
-            // Share of the gradient that goes to `a`: 1 if a wins, 1/2 on a tie, 0 if b wins.
-            let share_a = a.zip_with(b, op, move |x, y| if wins(x, y) { T::ONE } else if x == y { half } else { T::ZERO });
-            let grad_a = g.mul(&share_a);
-            let grad_b = g.sub(&grad_a);
-            smallvec![full(grad_a.sum_to(a.shape())), full(grad_b.sum_to(b.shape()))]
-        })
+        self.tape()
+            .record(op, value, &[self, other], vec![a, b], move |input| {
+                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let half = T::from_f64(0.5);
+                // Share of the gradient that goes to `a`: 1 if a wins, 1/2 on a tie, 0 if b wins.
+                let share_a = a.zip_with(b, op, move |x, y| {
+                    if wins(x, y) {
+                        T::ONE
+                    } else if x == y {
+                        half
+                    } else {
+                        T::ZERO
+                    }
+                });
+                let grad_a = g.mul(&share_a);
+                let grad_b = g.sub(&grad_a);
+                smallvec![
+                    full(grad_a.sum_to(a.shape())),
+                    full(grad_b.sum_to(b.shape()))
+                ]
+            })
     }
 
     /// `y = mask ? a : b` elementwise, for a constant `mask` (non-zero = true); all broadcast.
@@ -117,13 +172,19 @@ impl<T: Element> Var<T> {
         let value = Tensor::where_(mask, on_true.value(), on_false.value());
         let (shape_a, shape_b) = (on_true.shape().to_vec(), on_false.shape().to_vec());
         let zeros = Tensor::scalar(T::ZERO);
-        on_true.tape().record("where", value, &[on_true, on_false], vec![mask.clone()], move |input| {
-            let (g, mask) = (&input.grad_output, &input.saved[0]);
-            smallvec![
-                full(Tensor::where_(mask, g, &zeros).sum_to(&shape_a)),
-                full(Tensor::where_(mask, &zeros, g).sum_to(&shape_b)),
-            ]
-        })
+        on_true.tape().record(
+            "where",
+            value,
+            &[on_true, on_false],
+            vec![mask.clone()],
+            move |input| {
+                let (g, mask) = (&input.grad_output, &input.saved[0]);
+                smallvec![
+                    full(Tensor::where_(mask, g, &zeros).sum_to(&shape_a)),
+                    full(Tensor::where_(mask, &zeros, g).sum_to(&shape_b)),
+                ]
+            },
+        )
     }
 
     /// Inverted dropout with a given mask: `y = x * mask`, where `mask` holds
@@ -138,11 +199,15 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If `p` is not in `[0, 1)`.
     pub fn dropout(&self, p: f64, rng: &mut impl Rng) -> Var<T> {
-        assert!((0.0..1.0).contains(&p), "dropout: probability {p} is not in [0, 1)");
+        assert!(
+            (0.0..1.0).contains(&p),
+            "dropout: probability {p} is not in [0, 1)"
+        );
         if p == 0.0 {
             return self.clone();
         }
-        let mask = Tensor::<T>::bernoulli(self.shape(), 1.0 - p, rng).scale(T::from_f64(1.0 / (1.0 - p)));
+        let mask =
+            Tensor::<T>::bernoulli(self.shape(), 1.0 - p, rng).scale(T::from_f64(1.0 / (1.0 - p)));
         self.dropout_with_mask(&mask)
     }
 }

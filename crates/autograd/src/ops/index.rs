@@ -16,9 +16,19 @@ impl<T: Element> Var<T> {
     pub fn index_select(&self, axis: usize, ids: &[usize]) -> Var<T> {
         let shape = self.shape().to_vec();
         let ids_saved = ids.to_vec();
-        self.tape().record("index_select", self.value().index_select(axis, ids), &[self], vec![], move |input| {
-            smallvec![full(Tensor::zeros(&shape).index_add(axis, &ids_saved, &input.grad_output))]
-        })
+        self.tape().record(
+            "index_select",
+            self.value().index_select(axis, ids),
+            &[self],
+            vec![],
+            move |input| {
+                smallvec![full(Tensor::zeros(&shape).index_add(
+                    axis,
+                    &ids_saved,
+                    &input.grad_output
+                ))]
+            },
+        )
     }
 
     /// PyTorch's `gather` along `axis`. `dL/dx = scatter_add(zeros, axis, index, g)`.
@@ -28,8 +38,18 @@ impl<T: Element> Var<T> {
     pub fn gather(&self, axis: usize, index: &Indices) -> Var<T> {
         let shape = self.shape().to_vec();
         let index_saved = index.clone();
-        self.tape().record("gather", self.value().gather(axis, index), &[self], vec![], move |input| {
-            smallvec![full(Tensor::zeros(&shape).scatter_add(axis, &index_saved, &input.grad_output))]
-        })
+        self.tape().record(
+            "gather",
+            self.value().gather(axis, index),
+            &[self],
+            vec![],
+            move |input| {
+                smallvec![full(Tensor::zeros(&shape).scatter_add(
+                    axis,
+                    &index_saved,
+                    &input.grad_output
+                ))]
+            },
+        )
     }
 }

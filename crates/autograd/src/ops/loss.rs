@@ -58,18 +58,27 @@ impl<T: Element> Var<T> {
             targets.shape(),
             self.shape()
         );
-        let weights = weights.map_or_else(|| Tensor::ones(&[]), |w| w.clone()).broadcast_to(self.shape());
+        let weights = weights
+            .map_or_else(|| Tensor::ones(&[]), |w| w.clone())
+            .broadcast_to(self.shape());
         let x = self.value().clone();
         let per_element = x.zip_with(targets, "binary_cross_entropy_with_logits", |x, t| {
             x.max(T::ZERO) - x * t + (-x.abs()).exp().ln_1p()
         });
         let value = per_element.mul(&weights);
         let saved = vec![x, targets.clone(), weights];
-        let losses = self.tape().record("bce_with_logits", value, &[self], saved, |input| {
-            let (g, x, t, w) = (&input.grad_output, &input.saved[0], &input.saved[1], &input.saved[2]);
-            let residual = x.zip_with(t, "bce_backward", |x, t| x.sigmoid() - t);
-            smallvec![full(residual.mul(w).mul(g))]
-        });
+        let losses = self
+            .tape()
+            .record("bce_with_logits", value, &[self], saved, |input| {
+                let (g, x, t, w) = (
+                    &input.grad_output,
+                    &input.saved[0],
+                    &input.saved[1],
+                    &input.saved[2],
+                );
+                let residual = x.zip_with(t, "bce_backward", |x, t| x.sigmoid() - t);
+                smallvec![full(residual.mul(w).mul(g))]
+            });
         losses.reduce_loss(reduction, self.value().numel())
     }
 
@@ -81,7 +90,12 @@ impl<T: Element> Var<T> {
     ///
     /// # Panics
     /// If the logits are not 2-D, the targets are not `[N]`, or a target is out of range.
-    pub fn cross_entropy(&self, targets: &Indices, ignore_index: Option<usize>, reduction: Reduction) -> Var<T> {
+    pub fn cross_entropy(
+        &self,
+        targets: &Indices,
+        ignore_index: Option<usize>,
+        reduction: Reduction,
+    ) -> Var<T> {
         assert!(
             self.ndim() == 2 && targets.shape() == [self.dim(0)],
             "cross_entropy: logits of shape {:?} need targets of shape [{}], got {:?}",
@@ -90,27 +104,48 @@ impl<T: Element> Var<T> {
             targets.shape()
         );
         let classes = self.dim(1);
-        let keep: Vec<bool> = targets.values().iter().map(|&t| Some(t) != ignore_index).collect();
+        let keep: Vec<bool> = targets
+            .values()
+            .iter()
+            .map(|&t| Some(t) != ignore_index)
+            .collect();
         for (&t, &k) in targets.values().iter().zip(&keep) {
-            assert!(!k || t < classes, "cross_entropy: target {t} is out of range for {classes} classes");
+            assert!(
+                !k || t < classes,
+                "cross_entropy: target {t} is out of range for {classes} classes"
+            );
         }
         // Ignored rows read class 0 (any valid class) and are then zeroed.
         let safe_targets = Indices::new(
-            targets.values().iter().zip(&keep).map(|(&t, &k)| if k { t } else { 0 }).collect(),
+            targets
+                .values()
+                .iter()
+                .zip(&keep)
+                .map(|(&t, &k)| if k { t } else { 0 })
+                .collect(),
             &[targets.numel(), 1],
         );
-        let keep_mask = Tensor::from_vec(keep.iter().map(|&k| if k { T::ONE } else { T::ZERO }).collect(), &[keep.len()]);
+        let keep_mask = Tensor::from_vec(
+            keep.iter()
+                .map(|&k| if k { T::ONE } else { T::ZERO })
+                .collect(),
+            &[keep.len()],
+        );
         let log_probs = self.value().log_softmax(1);
         let picked = log_probs.gather(1, &safe_targets).reshape(&[keep.len()]);
         let value = picked.neg().mul(&keep_mask);
         let saved = vec![log_probs, keep_mask];
-        let losses = self.tape().record("cross_entropy", value, &[self], saved, move |input| {
-            let (g, log_probs, keep_mask) = (&input.grad_output, &input.saved[0], &input.saved[1]);
-            let ones = Tensor::ones(&[keep_mask.numel(), 1]);
-            let softmax_minus_onehot = log_probs.exp().scatter_add(1, &safe_targets, &ones.neg());
-            let row_scale = g.mul(keep_mask).unsqueeze(1);
-            smallvec![full(softmax_minus_onehot.mul(&row_scale))]
-        });
+        let losses = self
+            .tape()
+            .record("cross_entropy", value, &[self], saved, move |input| {
+                let (g, log_probs, keep_mask) =
+                    (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ones = Tensor::ones(&[keep_mask.numel(), 1]);
+                let softmax_minus_onehot =
+                    log_probs.exp().scatter_add(1, &safe_targets, &ones.neg());
+                let row_scale = g.mul(keep_mask).unsqueeze(1);
+                smallvec![full(softmax_minus_onehot.mul(&row_scale))]
+            });
         let count = keep.iter().filter(|&&k| k).count();
         losses.reduce_loss(reduction, count)
     }

@@ -14,9 +14,10 @@ impl<T: Element> Var<T> {
     /// `y = sum_i x_i`. `dL/dx_i = g`.
     pub fn sum(&self) -> Var<T> {
         let shape = self.shape().to_vec();
-        self.tape().record("sum", self.value().sum(), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.broadcast_to(&shape))]
-        })
+        self.tape()
+            .record("sum", self.value().sum(), &[self], vec![], move |input| {
+                smallvec![full(input.grad_output.broadcast_to(&shape))]
+            })
     }
 
     /// `y = sum over axis`. `dL/dx = g` broadcast back along `axis`.
@@ -25,10 +26,20 @@ impl<T: Element> Var<T> {
     /// If the axis is out of range.
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Var<T> {
         let shape = self.shape().to_vec();
-        self.tape().record("sum_axis", self.value().sum_axis(axis, keepdim), &[self], vec![], move |input| {
-            let g = if keepdim { input.grad_output } else { input.grad_output.unsqueeze(axis) };
-            smallvec![full(g.broadcast_to(&shape))]
-        })
+        self.tape().record(
+            "sum_axis",
+            self.value().sum_axis(axis, keepdim),
+            &[self],
+            vec![],
+            move |input| {
+                let g = if keepdim {
+                    input.grad_output
+                } else {
+                    input.grad_output.unsqueeze(axis)
+                };
+                smallvec![full(g.broadcast_to(&shape))]
+            },
+        )
     }
 
     /// `y = mean of all elements`. `dL/dx_i = g / n`.
@@ -64,13 +75,18 @@ impl<T: Element> Var<T> {
         let x = self.value().clone();
         let y = x.max_axis(axis, true);
         let value = if keepdim { y.clone() } else { y.squeeze(axis) };
-        self.tape().record("max_axis", value, &[self], vec![x, y], move |input| {
-            let (x, y) = (&input.saved[0], &input.saved[1]);
-            let g = if keepdim { input.grad_output } else { input.grad_output.unsqueeze(axis) };
-            let is_max = x.eq_mask(y);
-            let count = is_max.sum_axis(axis, true);
-            smallvec![full(is_max.mul(&g.div(&count)))]
-        })
+        self.tape()
+            .record("max_axis", value, &[self], vec![x, y], move |input| {
+                let (x, y) = (&input.saved[0], &input.saved[1]);
+                let g = if keepdim {
+                    input.grad_output
+                } else {
+                    input.grad_output.unsqueeze(axis)
+                };
+                let is_max = x.eq_mask(y);
+                let count = is_max.sum_axis(axis, true);
+                smallvec![full(is_max.mul(&g.div(&count)))]
+            })
     }
 
     /// `y = softmax(x)` along `axis`. `dL/dx = y * (g - sum_axis(g * y))`.
@@ -79,11 +95,12 @@ impl<T: Element> Var<T> {
     /// If the axis is out of range.
     pub fn softmax(&self, axis: usize) -> Var<T> {
         let y = self.value().softmax(axis);
-        self.tape().record("softmax", y.clone(), &[self], vec![y], move |input| {
-            let (g, y) = (&input.grad_output, &input.saved[0]);
-            let dot = g.mul(y).sum_axis(axis, true);
-            smallvec![full(y.mul(&g.sub(&dot)))]
-        })
+        self.tape()
+            .record("softmax", y.clone(), &[self], vec![y], move |input| {
+                let (g, y) = (&input.grad_output, &input.saved[0]);
+                let dot = g.mul(y).sum_axis(axis, true);
+                smallvec![full(y.mul(&g.sub(&dot)))]
+            })
     }
 
     /// `y = log_softmax(x)` along `axis`. `dL/dx = g - e^y * sum_axis(g)`.
@@ -92,12 +109,12 @@ impl<T: Element> Var<T> {
     /// If the axis is out of range.
     pub fn log_softmax(&self, axis: usize) -> Var<T> {
         let y = self.value().log_softmax(axis);
-        self.tape().record("log_softmax", y.clone(), &[self], vec![y], move |input| {
-            let (g, y) = (&input.grad_output, &input.saved[0]);
-            let total = g.sum_axis(axis, true);
-            let grad = y.exp().mul(&total);
-            smallvec![full(g.sub(&grad))]
-        })
+        self.tape()
+            .record("log_softmax", y.clone(), &[self], vec![y], move |input| {
+                let (g, y) = (&input.grad_output, &input.saved[0]);
+                let total = g.sum_axis(axis, true);
+                let grad = y.exp().mul(&total);
+                smallvec![full(g.sub(&grad))]
+            })
     }
 }
-

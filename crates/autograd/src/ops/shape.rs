@@ -15,9 +15,13 @@ impl<T: Element> Var<T> {
     /// If the sizes differ.
     pub fn reshape(&self, shape: &[usize]) -> Var<T> {
         let input_shape = self.shape().to_vec();
-        self.tape().record("reshape", self.value().reshape(shape), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.reshape(&input_shape))]
-        })
+        self.tape().record(
+            "reshape",
+            self.value().reshape(shape),
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.reshape(&input_shape))],
+        )
     }
 
     /// Reorders axes. `dL/dx = permute(g, inverse order)`.
@@ -31,9 +35,13 @@ impl<T: Element> Var<T> {
                 inverse[a] = i;
             }
         }
-        self.tape().record("permute", self.value().permute(order), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.permute(&inverse))]
-        })
+        self.tape().record(
+            "permute",
+            self.value().permute(order),
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.permute(&inverse))],
+        )
     }
 
     /// Swaps two axes. `dL/dx = transpose(g)`.
@@ -41,9 +49,13 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If an axis is out of range.
     pub fn transpose(&self, axis_a: usize, axis_b: usize) -> Var<T> {
-        self.tape().record("transpose", self.value().transpose(axis_a, axis_b), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.transpose(axis_a, axis_b))]
-        })
+        self.tape().record(
+            "transpose",
+            self.value().transpose(axis_a, axis_b),
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.transpose(axis_a, axis_b))],
+        )
     }
 
     /// Swaps the last two axes.
@@ -51,7 +63,11 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If there are fewer than two axes.
     pub fn t(&self) -> Var<T> {
-        assert!(self.ndim() >= 2, "t: needs at least 2 axes, got shape {:?}", self.shape());
+        assert!(
+            self.ndim() >= 2,
+            "t: needs at least 2 axes, got shape {:?}",
+            self.shape()
+        );
         self.transpose(self.ndim() - 2, self.ndim() - 1)
     }
 
@@ -61,9 +77,19 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If the range does not fit.
     pub fn narrow(&self, axis: usize, start: usize, length: usize) -> Var<T> {
-        self.tape().record("narrow", self.value().narrow(axis, start, length), &[self], vec![], move |input| {
-            smallvec![Some(GradientPiece::Narrow { axis, start, grad: input.grad_output })]
-        })
+        self.tape().record(
+            "narrow",
+            self.value().narrow(axis, start, length),
+            &[self],
+            vec![],
+            move |input| {
+                smallvec![Some(GradientPiece::Narrow {
+                    axis,
+                    start,
+                    grad: input.grad_output
+                })]
+            },
+        )
     }
 
     /// Entry `index` along `axis`, axis removed. `dL/dx` is `g` at that entry, 0 elsewhere.
@@ -71,9 +97,19 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If the index is out of bounds.
     pub fn select(&self, axis: usize, index: usize) -> Var<T> {
-        self.tape().record("select", self.value().select(axis, index), &[self], vec![], move |input| {
-            smallvec![Some(GradientPiece::Narrow { axis, start: index, grad: input.grad_output.unsqueeze(axis) })]
-        })
+        self.tape().record(
+            "select",
+            self.value().select(axis, index),
+            &[self],
+            vec![],
+            move |input| {
+                smallvec![Some(GradientPiece::Narrow {
+                    axis,
+                    start: index,
+                    grad: input.grad_output.unsqueeze(axis)
+                })]
+            },
+        )
     }
 
     /// Removes a size-1 axis. `dL/dx = unsqueeze(g)`.
@@ -81,9 +117,13 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If the axis does not have size 1.
     pub fn squeeze(&self, axis: usize) -> Var<T> {
-        self.tape().record("squeeze", self.value().squeeze(axis), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.unsqueeze(axis))]
-        })
+        self.tape().record(
+            "squeeze",
+            self.value().squeeze(axis),
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.unsqueeze(axis))],
+        )
     }
 
     /// Inserts a size-1 axis. `dL/dx = squeeze(g)`.
@@ -91,9 +131,13 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If `axis > ndim`.
     pub fn unsqueeze(&self, axis: usize) -> Var<T> {
-        self.tape().record("unsqueeze", self.value().unsqueeze(axis), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.squeeze(axis))]
-        })
+        self.tape().record(
+            "unsqueeze",
+            self.value().unsqueeze(axis),
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.squeeze(axis))],
+        )
     }
 
     /// Stretches to `shape`. `dL/dx = sum_to(shape x, g)`.
@@ -102,9 +146,13 @@ impl<T: Element> Var<T> {
     /// If the shapes do not broadcast.
     pub fn broadcast_to(&self, shape: &[usize]) -> Var<T> {
         let input_shape = self.shape().to_vec();
-        self.tape().record("broadcast_to", self.value().broadcast_to(shape), &[self], vec![], move |input| {
-            smallvec![full(input.grad_output.sum_to(&input_shape))]
-        })
+        self.tape().record(
+            "broadcast_to",
+            self.value().broadcast_to(shape),
+            &[self],
+            vec![],
+            move |input| smallvec![full(input.grad_output.sum_to(&input_shape))],
+        )
     }
 
     /// Joins vars along `axis`. `dL/dx_i` is the slice of `g` that `x_i` filled (a view).
@@ -116,9 +164,20 @@ impl<T: Element> Var<T> {
         let values: Vec<Tensor<T>> = vars.iter().map(|v| v.value().clone()).collect();
         let sizes: Vec<usize> = vars.iter().map(|v| v.dim(axis)).collect();
         let parents: Vec<&Var<T>> = vars.iter().collect();
-        vars[0].tape().record("concat", Tensor::concat(&values, axis), &parents, vec![], move |input| {
-            input.grad_output.split(&sizes, axis).into_iter().map(full).collect::<ParentGradients<T>>()
-        })
+        vars[0].tape().record(
+            "concat",
+            Tensor::concat(&values, axis),
+            &parents,
+            vec![],
+            move |input| {
+                input
+                    .grad_output
+                    .split(&sizes, axis)
+                    .into_iter()
+                    .map(full)
+                    .collect::<ParentGradients<T>>()
+            },
+        )
     }
 
     /// Stacks equally shaped vars along a new axis. `dL/dx_i = select(g, axis, i)`.
@@ -129,9 +188,20 @@ impl<T: Element> Var<T> {
         assert!(!vars.is_empty(), "stack: needs at least one var");
         let values: Vec<Tensor<T>> = vars.iter().map(|v| v.value().clone()).collect();
         let parents: Vec<&Var<T>> = vars.iter().collect();
-        vars[0].tape().record("stack", Tensor::stack(&values, axis), &parents, vec![], move |input| {
-            input.grad_output.unbind(axis).into_iter().map(full).collect::<ParentGradients<T>>()
-        })
+        vars[0].tape().record(
+            "stack",
+            Tensor::stack(&values, axis),
+            &parents,
+            vec![],
+            move |input| {
+                input
+                    .grad_output
+                    .unbind(axis)
+                    .into_iter()
+                    .map(full)
+                    .collect::<ParentGradients<T>>()
+            },
+        )
     }
 
     /// Cuts `axis` into pieces of the given sizes. Each piece's gradient is added
@@ -158,7 +228,11 @@ impl<T: Element> Var<T> {
     /// If the axis length is not divisible by `chunks`.
     pub fn chunk(&self, chunks: usize, axis: usize) -> Vec<Var<T>> {
         let n = self.dim(axis);
-        assert!(chunks > 0 && n.is_multiple_of(chunks), "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces", self.shape());
+        assert!(
+            chunks > 0 && n.is_multiple_of(chunks),
+            "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces",
+            self.shape()
+        );
         self.split(&vec![n / chunks; chunks], axis)
     }
 
@@ -170,4 +244,3 @@ impl<T: Element> Var<T> {
         (0..self.dim(axis)).map(|i| self.select(axis, i)).collect()
     }
 }
-

@@ -12,10 +12,17 @@ use crate::var::Var;
 
 impl<T: Element> Var<T> {
     /// Records `y = f(x)` whose rule is `dL/dx = local(g, saved)` elementwise.
-    fn unary(&self, op: &'static str, value: Tensor<T>, saved: Tensor<T>, local: fn(T, T) -> T) -> Var<T> {
-        self.tape().record(op, value, &[self], vec![saved], move |input| {
-            smallvec![full(input.grad_output.zip_with(&input.saved[0], op, local))]
-        })
+    fn unary(
+        &self,
+        op: &'static str,
+        value: Tensor<T>,
+        saved: Tensor<T>,
+        local: fn(T, T) -> T,
+    ) -> Var<T> {
+        self.tape()
+            .record(op, value, &[self], vec![saved], move |input| {
+                smallvec![full(input.grad_output.zip_with(&input.saved[0], op, local))]
+            })
     }
 
     /// `y = e^x`. `dL/dx = g * y`.
@@ -31,7 +38,12 @@ impl<T: Element> Var<T> {
 
     /// `y = ln(1 + x)`. `dL/dx = g / (1 + x)`.
     pub fn log1p(&self) -> Var<T> {
-        self.unary("log1p", self.value().log1p(), self.value().clone(), |g, x| g / (T::ONE + x))
+        self.unary(
+            "log1p",
+            self.value().log1p(),
+            self.value().clone(),
+            |g, x| g / (T::ONE + x),
+        )
     }
 
     /// `y = tanh x`. `dL/dx = g * (1 - y^2)`.
@@ -49,7 +61,12 @@ impl<T: Element> Var<T> {
     /// `y = max(x, 0)`. `dL/dx = g * [y > 0]`.
     pub fn relu(&self) -> Var<T> {
         let y = self.value().relu();
-        self.unary("relu", y.clone(), y, |g, y| if y > T::ZERO { g } else { T::ZERO })
+        self.unary(
+            "relu",
+            y.clone(),
+            y,
+            |g, y| if y > T::ZERO { g } else { T::ZERO },
+        )
     }
 
     /// `y = sqrt x`. `dL/dx = g / (2 y)`.
@@ -60,7 +77,12 @@ impl<T: Element> Var<T> {
 
     /// `y = x^2`. `dL/dx = 2 x g`.
     pub fn square(&self) -> Var<T> {
-        self.unary("square", self.value().square(), self.value().clone(), |g, x| g * (x + x))
+        self.unary(
+            "square",
+            self.value().square(),
+            self.value().clone(),
+            |g, x| g * (x + x),
+        )
     }
 
     /// `y = |x|`. `dL/dx = g * sign(x)` (0 at 0).
@@ -79,18 +101,33 @@ impl<T: Element> Var<T> {
     /// `y = x^p`. `dL/dx = g * p * x^(p-1)`.
     pub fn powf(&self, exponent: T) -> Var<T> {
         let x = self.value().clone();
-        self.tape().record("powf", x.powf(exponent), &[self], vec![x], move |input| {
-            let p = exponent;
-            smallvec![full(input.grad_output.zip_with(&input.saved[0], "powf", move |g, x| g * p * x.powf(p - T::ONE)))]
-        })
+        self.tape()
+            .record("powf", x.powf(exponent), &[self], vec![x], move |input| {
+                let p = exponent;
+                smallvec![full(input.grad_output.zip_with(
+                    &input.saved[0],
+                    "powf",
+                    move |g, x| g * p * x.powf(p - T::ONE)
+                ))]
+            })
     }
 
     /// `y = min(max(x, low), high)`. `dL/dx = g` where `low <= x <= high`, else 0.
     pub fn clamp(&self, low: T, high: T) -> Var<T> {
         let x = self.value().clone();
-        self.tape().record("clamp", x.clamp(low, high), &[self], vec![x], move |input| {
-            let inside = move |g: T, x: T| if x >= low && x <= high { g } else { T::ZERO };
-            smallvec![full(input.grad_output.zip_with(&input.saved[0], "clamp", inside))]
-        })
+        self.tape().record(
+            "clamp",
+            x.clamp(low, high),
+            &[self],
+            vec![x],
+            move |input| {
+                let inside = move |g: T, x: T| if x >= low && x <= high { g } else { T::ZERO };
+                smallvec![full(input.grad_output.zip_with(
+                    &input.saved[0],
+                    "clamp",
+                    inside
+                ))]
+            },
+        )
     }
 }

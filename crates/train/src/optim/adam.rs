@@ -57,7 +57,11 @@ impl<T: Element> Adam<T> {
 
     /// AdamW: Adam with decoupled weight decay `λ`.
     pub fn adamw(learning_rate: f64, weight_decay: f64) -> Self {
-        Adam { weight_decay, decoupled_weight_decay: true, ..Self::new(learning_rate) }
+        Adam {
+            weight_decay,
+            decoupled_weight_decay: true,
+            ..Self::new(learning_rate)
+        }
     }
 }
 
@@ -65,11 +69,14 @@ impl<T: Element> Optimizer<T> for Adam<T> {
     fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>) {
         let grad = gradient_values(name, param, grad);
         let theta = param.data_mut();
-        let state = self.state.entry(name.to_string()).or_insert_with(|| AdamState {
-            step: 0,
-            mean: vec![T::ZERO; theta.len()],
-            mean_square: vec![T::ZERO; theta.len()],
-        });
+        let state = self
+            .state
+            .entry(name.to_string())
+            .or_insert_with(|| AdamState {
+                step: 0,
+                mean: vec![T::ZERO; theta.len()],
+                mean_square: vec![T::ZERO; theta.len()],
+            });
         state.step += 1;
         let (b1, b2) = (self.beta1, self.beta2);
         let correction1 = 1.0 - b1.powi(state.step);
@@ -79,9 +86,22 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         let epsilon = T::from_f64(self.epsilon * correction2.sqrt());
         let (b1, b2) = (T::from_f64(b1), T::from_f64(b2));
         let decay = T::from_f64(self.weight_decay);
-        let decoupled = T::from_f64(if self.decoupled_weight_decay { self.learning_rate * self.weight_decay } else { 0.0 });
-        let coupled = if self.decoupled_weight_decay { T::ZERO } else { decay };
-        for (((t, &g), m), v) in theta.iter_mut().zip(&grad).zip(state.mean.iter_mut()).zip(state.mean_square.iter_mut()) {
+        let decoupled = T::from_f64(if self.decoupled_weight_decay {
+            self.learning_rate * self.weight_decay
+        } else {
+            0.0
+        });
+        let coupled = if self.decoupled_weight_decay {
+            T::ZERO
+        } else {
+            decay
+        };
+        for (((t, &g), m), v) in theta
+            .iter_mut()
+            .zip(&grad)
+            .zip(state.mean.iter_mut())
+            .zip(state.mean_square.iter_mut())
+        {
             let g = g + coupled * *t;
             *m = b1 * *m + (T::ONE - b1) * g;
             *v = b2 * *v + (T::ONE - b2) * g * g;
@@ -110,7 +130,11 @@ mod tests {
         for g in [1e-3, 0.5, 100.0] {
             let mut theta = Tensor::<f64>::ones(&[1]);
             Adam::new(1e-3).update("w", &mut theta, &Tensor::full(&[1], g));
-            assert!((theta.item() - 0.999).abs() < 1e-8, "gradient {g}: {}", theta.item());
+            assert!(
+                (theta.item() - 0.999).abs() < 1e-8,
+                "gradient {g}: {}",
+                theta.item()
+            );
         }
     }
 
@@ -123,6 +147,9 @@ mod tests {
             let grad = theta.map(|t| 2.0 * (t - 3.0));
             adam.update("w", &mut theta, &grad);
         }
-        assert!(theta.to_vec().iter().all(|t| (t - 3.0).abs() < 1e-3), "{theta:?}");
+        assert!(
+            theta.to_vec().iter().all(|t| (t - 3.0).abs() < 1e-3),
+            "{theta:?}"
+        );
     }
 }

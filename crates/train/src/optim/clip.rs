@@ -6,7 +6,15 @@ use tensor::{Element, Tensor};
 /// (PyTorch's `clip_grad_norm_`): if `‖g‖ = sqrt(Σ_i ‖g_i‖²) > max_norm`, every
 /// `g_i ← g_i * max_norm / ‖g‖`. Returns the norm before clipping.
 pub fn clip_grad_norm<T: Element>(gradients: &mut [Tensor<T>], max_norm: f64) -> f64 {
-    let total: f64 = gradients.iter().map(|g| g.to_vec().iter().map(|x| x.to_f64() * x.to_f64()).sum::<f64>()).sum();
+    let total: f64 = gradients
+        .iter()
+        .map(|g| {
+            g.to_vec()
+                .iter()
+                .map(|x| x.to_f64() * x.to_f64())
+                .sum::<f64>()
+        })
+        .sum();
     let norm = total.sqrt();
     if norm > max_norm {
         let scale = T::from_f64(max_norm / (norm + 1e-6));

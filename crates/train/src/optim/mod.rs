@@ -42,7 +42,11 @@ pub trait Optimizer<T: Element = f32> {
 }
 
 /// Checks shapes and returns the gradient's values in row-major order.
-pub(crate) fn gradient_values<T: Element>(name: &str, param: &Tensor<T>, grad: &Tensor<T>) -> Vec<T> {
+pub(crate) fn gradient_values<T: Element>(
+    name: &str,
+    param: &Tensor<T>,
+    grad: &Tensor<T>,
+) -> Vec<T> {
     assert_eq!(
         param.shape(),
         grad.shape(),

@@ -28,7 +28,12 @@ pub struct RmsProp<T: Element = f32> {
 impl<T: Element> RmsProp<T> {
     /// RMSprop with the given learning rate and PyTorch's defaults.
     pub fn new(learning_rate: f64) -> Self {
-        RmsProp { learning_rate, rho: 0.99, epsilon: 1e-8, mean_square: HashMap::new() }
+        RmsProp {
+            learning_rate,
+            rho: 0.99,
+            epsilon: 1e-8,
+            mean_square: HashMap::new(),
+        }
     }
 }
 
@@ -36,8 +41,15 @@ impl<T: Element> Optimizer<T> for RmsProp<T> {
     fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>) {
         let grad = gradient_values(name, param, grad);
         let theta = param.data_mut();
-        let s = self.mean_square.entry(name.to_string()).or_insert_with(|| vec![T::ZERO; theta.len()]);
-        let (lr, rho, eps) = (T::from_f64(self.learning_rate), T::from_f64(self.rho), T::from_f64(self.epsilon));
+        let s = self
+            .mean_square
+            .entry(name.to_string())
+            .or_insert_with(|| vec![T::ZERO; theta.len()]);
+        let (lr, rho, eps) = (
+            T::from_f64(self.learning_rate),
+            T::from_f64(self.rho),
+            T::from_f64(self.epsilon),
+        );
         for ((t, &g), s) in theta.iter_mut().zip(&grad).zip(s.iter_mut()) {
             *s = rho * *s + (T::ONE - rho) * g * g;
             *t -= lr * g / (s.sqrt() + eps);

@@ -27,7 +27,12 @@ pub struct Sgd<T: Element = f32> {
 impl<T: Element> Sgd<T> {
     /// Plain SGD with the given learning rate.
     pub fn new(learning_rate: f64) -> Self {
-        Sgd { learning_rate, momentum: 0.0, weight_decay: 0.0, velocity: HashMap::new() }
+        Sgd {
+            learning_rate,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            velocity: HashMap::new(),
+        }
     }
 
     /// Sets the momentum.
@@ -40,9 +45,14 @@ impl<T: Element> Sgd<T> {
 impl<T: Element> Optimizer<T> for Sgd<T> {
     fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>) {
         let grad = gradient_values(name, param, grad);
-        let (lr, mu, decay) = (T::from_f64(self.learning_rate), T::from_f64(self.momentum), T::from_f64(self.weight_decay));
+        let (lr, mu, decay) = (
+            T::from_f64(self.learning_rate),
+            T::from_f64(self.momentum),
+            T::from_f64(self.weight_decay),
+        );
         let theta = param.data_mut();
-        let velocity = (self.momentum != 0.0).then(|| self.velocity.entry(name.to_string()).or_default());
+        let velocity =
+            (self.momentum != 0.0).then(|| self.velocity.entry(name.to_string()).or_default());
         match velocity {
             Some(v) => {
                 let first = v.is_empty();
