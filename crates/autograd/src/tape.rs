@@ -132,17 +132,20 @@ impl<T: Element> Tape<T> {
         self.len() == 0
     }
 
-    /// Bytes of tensors the tape holds for backward rules (not yet consumed).
+    /// Bytes of the buffers the tape holds for backward rules (not yet consumed).
     ///
     /// This is the memory cost of backpropagation: for an RNN it grows with
     /// the number of time steps, which is why long sequences are truncated.
+    /// A buffer saved by many nodes (a weight every time step reads) counts once.
     pub fn memory_bytes(&self) -> usize {
         let state = self.state.borrow();
+        let mut seen = std::collections::HashSet::new();
         state
             .nodes
             .iter()
             .flat_map(|n| &n.saved)
-            .map(|t| t.numel() * T::BYTES)
+            .filter(|t| seen.insert(t.storage().as_ptr()))
+            .map(|t| t.storage_bytes())
             .sum()
     }
 

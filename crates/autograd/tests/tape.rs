@@ -230,8 +230,9 @@ fn ops_on_constants_alone_record_nothing() {
     );
 }
 
-/// `memory_bytes` counts what backward rules keep: `tanh` keeps its output
-/// (10 f64 = 80 bytes), `mul` both inputs (160 bytes), `sum` nothing.
+/// `memory_bytes` counts the buffers backward rules keep: `tanh` keeps its output
+/// `y` (10 f64 = 80 bytes); `mul` keeps both inputs, but `y`'s buffer is already
+/// counted, so only `x` adds 80 bytes; `sum` keeps nothing.
 #[test]
 fn memory_bytes_counts_saved_tensors_and_backward_frees_them() {
     let tape = Tape::<f64>::new();
@@ -239,7 +240,7 @@ fn memory_bytes_counts_saved_tensors_and_backward_frees_them() {
     let y = x.tanh();
     assert_eq!(tape.memory_bytes(), 80);
     let z = (&y * &x).sum();
-    assert_eq!(tape.memory_bytes(), 80 + 160);
+    assert_eq!(tape.memory_bytes(), 80 + 80);
     tape.backward(&z).unwrap();
     assert_eq!(
         tape.memory_bytes(),
