@@ -53,6 +53,7 @@
 pub mod combine;
 pub mod element;
 pub mod elementwise;
+pub mod fastmath;
 pub mod index;
 pub mod matmul;
 pub mod random;
