@@ -167,7 +167,13 @@ fn sigmoid_f64(x: f64) -> f64 {
 
 // f32 uses the vectorizable versions of `fastmath` (within 2 ulp; they make an LSTM step
 // markedly faster); f64, which gradient checks use, keeps the C library's.
-impl_element!(f32, "f32", crate::fastmath::exp_f32, crate::fastmath::tanh_f32, crate::fastmath::sigmoid_f32);
+impl_element!(
+    f32,
+    "f32",
+    crate::fastmath::exp_f32,
+    crate::fastmath::tanh_f32,
+    crate::fastmath::sigmoid_f32
+);
 impl_element!(f64, "f64", f64::exp, f64::tanh, sigmoid_f64);
 
 #[cfg(test)]

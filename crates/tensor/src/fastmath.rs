@@ -64,7 +64,8 @@ pub fn exp_f32(input: f32) -> f32 {
 pub fn tanh_f32(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
-    let series = x * (1.0 + z * (-1.0 / 3.0 + z * (2.0 / 15.0 + z * (-17.0 / 315.0 + z * (62.0 / 2835.0)))));
+    let series =
+        x * (1.0 + z * (-1.0 / 3.0 + z * (2.0 / 15.0 + z * (-17.0 / 315.0 + z * (62.0 / 2835.0)))));
     let far = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
     let far = if x < 0.0 { -far } else { far };
     if a < 0.3 {
@@ -84,7 +85,12 @@ pub fn sigmoid_f32(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    fn worst_relative_error(f: fn(f32) -> f32, reference: fn(f64) -> f64, low: f32, high: f32) -> f64 {
+    fn worst_relative_error(
+        f: fn(f32) -> f32,
+        reference: fn(f64) -> f64,
+        low: f32,
+        high: f32,
+    ) -> f64 {
         let steps = 200_000;
         (0..=steps)
             .map(|i| low + (high - low) * i as f32 / steps as f32)
@@ -107,12 +113,19 @@ mod tests {
     #[test]
     fn tanh_and_sigmoid_are_accurate_everywhere() {
         let tanh_error = worst_relative_error(tanh_f32, f64::tanh, -20.0, 20.0);
-        assert!(tanh_error < 4e-7, "tanh: worst relative error {tanh_error:e}");
+        assert!(
+            tanh_error < 4e-7,
+            "tanh: worst relative error {tanh_error:e}"
+        );
         assert_eq!(tanh_f32(0.0), 0.0);
         assert_eq!(tanh_f32(50.0), 1.0);
         assert_eq!(tanh_f32(-50.0), -1.0);
-        let sigmoid_error = worst_relative_error(sigmoid_f32, |x| 1.0 / (1.0 + (-x).exp()), -20.0, 20.0);
-        assert!(sigmoid_error < 4e-7, "sigmoid: worst relative error {sigmoid_error:e}");
+        let sigmoid_error =
+            worst_relative_error(sigmoid_f32, |x| 1.0 / (1.0 + (-x).exp()), -20.0, 20.0);
+        assert!(
+            sigmoid_error < 4e-7,
+            "sigmoid: worst relative error {sigmoid_error:e}"
+        );
         assert_eq!(sigmoid_f32(-200.0), 0.0);
         assert_eq!(sigmoid_f32(200.0), 1.0);
     }

@@ -319,9 +319,16 @@ fn random_tensor<T: Element>(shape: &[usize], seed: u64) -> Tensor<T> {
 /// The result does not depend on the thread count, to the last bit: the work is
 /// split over rows or columns of C, never over the sum.
 fn bitwise_identical_across_threads<T: Element>() {
-    // Shapes large enough to really use 3 threads; split by rows (m >= n) and
-    // by columns (n > m); odd sizes so the cuts and the edges don't line up.
-    for (m, k, n) in [(301, 257, 199), (97, 263, 601), (1000, 50, 170)] {
+    // Shapes large enough to really use 2 or 3 threads, C cut into blocks of
+    // rows (m >= n) and of columns (n > m, down to a C of a couple of micro-tile
+    // rows); k > KC in some, so several depth blocks in turn; odd sizes so the
+    // cuts and the edges don't line up.
+    for (m, k, n) in [
+        (301, 257, 199),
+        (97, 263, 601),
+        (1000, 50, 170),
+        (10, 517, 2003),
+    ] {
         let a = random_tensor::<T>(&[m, k], 1);
         let b = random_tensor::<T>(&[n, k], 2).t(); // a transposed operand too
         for kernel in Kernel::available() {
