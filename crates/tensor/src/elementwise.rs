@@ -38,7 +38,12 @@ impl<T: Element> Tensor<T> {
             [self.strides()],
             [self.offset()],
             |[start], len, [step]| {
-                out.extend((0..len).map(|i| f(data[start + i * step])));
+                if step == 1 {
+                    // A contiguous row of a view (a gate block of an LSTM, say): vectorizes.
+                    out.extend(data[start..start + len].iter().map(|&x| f(x)));
+                } else {
+                    out.extend((0..len).map(|i| f(data[start + i * step])));
+                }
             },
         );
         Tensor::from_vec(out, self.shape())

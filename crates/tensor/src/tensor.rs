@@ -212,7 +212,11 @@ impl<T: Element> Tensor<T> {
             [&self.strides],
             [self.offset],
             |[start], len, [step]| {
-                out.extend((0..len).map(|i| self.storage[start + i * step]));
+                if step == 1 {
+                    out.extend_from_slice(&self.storage[start..start + len]);
+                } else {
+                    out.extend((0..len).map(|i| self.storage[start + i * step]));
+                }
             },
         );
         out
