@@ -227,13 +227,14 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If the axis length is not divisible by `chunks`.
     pub fn chunk(&self, chunks: usize, axis: usize) -> Vec<Var<T>> {
-        let n = self.dim(axis);
-        assert!(
-            chunks > 0 && n.is_multiple_of(chunks),
-            "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces",
-            self.shape()
-        );
-        self.split(&vec![n / chunks; chunks], axis)
+        // The tensor's chunk checks the request and gives the piece sizes.
+        let sizes: Vec<usize> = self
+            .value()
+            .chunk(chunks, axis)
+            .iter()
+            .map(|piece| piece.dim(axis))
+            .collect();
+        self.split(&sizes, axis)
     }
 
     /// Every entry along `axis`, each with the axis removed (time steps of a sequence, say).
