@@ -11,7 +11,7 @@
 //! reverse order, each op adds `(d f_k / d v_p)^T v̄_k` to the adjoint of each of
 //! its parents `p`. When the sweep reaches a parameter, its adjoint is the
 //! complete gradient. Each op's rule (`d tanh(x) = (1 - y^2) dx`, ...) sits right
-//! beside its forward code, and [`gradcheck`] checks every one against finite
+//! beside its forward code, and [`gradcheck()`] checks every one against finite
 //! differences.
 //!
 //! ```

@@ -1,6 +1,6 @@
 //! The tape: a Wengert list of every op a forward pass ran.
 //!
-//! Each op appends one [`Node`]: which earlier nodes it read (its parents), the
+//! Each op appends one `Node`: which earlier nodes it read (its parents), the
 //! tensors its backward rule will need (saved, like PyTorch's
 //! `ctx.save_for_backward`), and the rule itself. Because a node can only read
 //! nodes recorded before it, the list is already in execution order: walking it

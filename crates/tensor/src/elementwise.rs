@@ -2,7 +2,7 @@
 //!
 //! Two engines do all the work. [`Tensor::map`] applies a unary function;
 //! [`Tensor::zip_with`] applies a binary one after broadcasting both operands
-//! to a common shape (see [`shape`](crate::shape)). Each has a fast path for
+//! to a common shape (see [`shape`]). Each has a fast path for
 //! contiguous operands — a plain loop over slices that the compiler vectorizes
 //! and that large tensors split over threads — and a strided path for views.
 //! Every named op below (`exp`, `add`, `maximum`, ...) is one line on top of them.
