@@ -29,7 +29,9 @@
 //! 8. [`index`]: integer [`Indices`], embedding lookup (`index_select`), `gather`, and their adjoints.
 //! 9. [`combine`]: `concat` and `stack`.
 //! 10. [`random`]: seeded random tensors.
-//! 11. [`threads`]: how many threads big ops use.
+//! 11. [`threads`]: how many threads big ops use, and `pool.rs`: the worker
+//!     threads they run on, started once and kept, and the barrier that lets a
+//!     team of them work in phases.
 //! 12. [`matmul`]: matrix multiplication the BLIS way — packing, cache blocking, SIMD micro-kernels, threads.
 //!
 //! ```
@@ -56,6 +58,7 @@ pub mod elementwise;
 pub mod fastmath;
 pub mod index;
 pub mod matmul;
+mod pool;
 pub mod random;
 pub mod reduce;
 pub mod shape;

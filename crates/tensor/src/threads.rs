@@ -3,10 +3,13 @@
 //! Like `torch.set_num_threads`, one process-wide setting says how many threads
 //! large elementwise ops and matrix products split their work over. It defaults
 //! to the number of cores. Results never depend on it: work is split over
-//! disjoint pieces of the output, never over a sum.
+//! disjoint pieces of the output, never over a sum. The threads themselves are
+//! started once and kept (`pool.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+
+use crate::pool::run_team;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -30,12 +33,14 @@ pub fn set_num_threads(threads: usize) {
     NUM_THREADS.store(threads, Ordering::Relaxed);
 }
 
-/// Below this many elements per thread, starting a thread costs more than it saves
-/// (a spawn is ~10 µs; an elementwise op does ~1-4 elements per ns).
+/// Below this many elements per thread, handing work to another thread costs
+/// more than it saves (an elementwise op does ~1-4 elements per ns; waking a
+/// sleeping pool worker takes ~10-50 µs).
 pub(crate) const MIN_ELEMENTS_PER_THREAD: usize = 1 << 16;
 
 /// Fills `out` by calling `fill(first_index, chunk)` on disjoint chunks, on
-/// several threads when `out` is large enough to be worth it.
+/// several threads of the pool (`pool.rs`) when `out` is large enough to be
+/// worth it.
 pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
     if out.len() < 2 * MIN_ELEMENTS_PER_THREAD {
         fill(0, out);
@@ -49,10 +54,18 @@ pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut
         return;
     }
     let chunk = out.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (i, piece) in out.chunks_mut(chunk).enumerate() {
-            let fill = &fill;
-            scope.spawn(move || fill(i * chunk, piece));
+    let pieces: Vec<Mutex<(usize, &mut [T])>> = out
+        .chunks_mut(chunk)
+        .enumerate()
+        .map(|(i, piece)| Mutex::new((i * chunk, piece)))
+        .collect();
+    // Member i fills pieces i, i + size, ...: all of them even if the team is
+    // smaller than asked (the pool was busy).
+    run_team(threads, &|team| {
+        for piece in pieces.iter().skip(team.index()).step_by(team.size()) {
+            let mut piece = piece.lock().unwrap_or_else(|e| e.into_inner());
+            let (start, ref mut slice) = *piece;
+            fill(start, slice);
         }
     });
 }

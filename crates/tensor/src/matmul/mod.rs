@@ -46,12 +46,14 @@
 //! (`O(mk + kn)` copies) is small next to the `O(mnk)` arithmetic.
 //!
 //! # Threads
-//! `parallel.rs` cuts C into blocks of whole rows (or whole columns), a few per
-//! thread, and threads take blocks from a shared list and run the loops above
-//! on each. The depth `k` is never split, so every element of C is the same sum
-//! in the same order whatever the number of threads: results are bitwise
-//! identical for 1, 2 or 16 threads. Products too small to repay starting a
-//! thread run on the calling thread.
+//! `parallel.rs` shares one product between the threads of the crate's pool
+//! (started once and kept). When C has enough rows, the threads pack each
+//! panel of B together, then take blocks of rows of A from a counter (loop 3
+//! is the parallel one, as in BLIS); when C is short and wide (an LSTM step),
+//! each thread takes a block of columns. The depth `k` is never split, so every
+//! element of C is the same sum in the same order whatever the number of
+//! threads: results are bitwise identical for 1, 2 or 16 threads. Products too
+//! small to repay handing work to another thread run on the calling thread.
 
 mod kernel;
 pub(crate) mod pack;
