@@ -10,16 +10,19 @@
 //! the panel of B *together*, each a few of its slivers, into one buffer; wait
 //! for each other (a barrier); then take blocks of rows of A from a counter,
 //! one at a time: each packs its block of A into its own buffer and runs the
-//! macro-kernel on those rows of C. A second barrier keeps the panel until
-//! everybody is done with it. So B is packed once, as on one thread, and a
-//! member slowed down by another process simply takes fewer blocks.
+//! macro-kernel on those rows of C. So B is packed once, as on one thread,
+//! and a member slowed down by another process simply takes fewer blocks.
+//! Panels alternate between two buffers: a member that runs out of blocks
+//! packs its share of the next panel while the others still read the current
+//! one, and the one barrier per panel is enough (a buffer is packed again only
+//! after every member has passed the barrier of the panel in between, so after
+//! it finished multiplying with the buffer's previous panel).
 //!
 //! ```text
-//! for each panel of B (loops 5 and 4):
+//! for each panel i of B (loops 5 and 4), in buffer i % 2:
 //!     member t packs slivers [t S/size, (t+1) S/size) of the panel   -- together
 //!     barrier
 //!     while a block of rows is left: pack it (own buffer), multiply  -- each alone
-//!     barrier
 //! ```
 //!
 //! (Cutting C into independent blocks instead, each thread running the whole
@@ -35,8 +38,8 @@
 //! **Same result for any thread count.** The depth `k` is never cut, and cuts
 //! fall on multiples of the micro-tile, so every element of C is the same sum
 //! in the same order whichever thread computes it: results are bitwise
-//! identical for 1, 2 or 16 threads (and when the pool is busy and the caller
-//! does everything alone).
+//! identical for 1, 2 or 16 threads (and for a product that runs alone
+//! because it was asked for from inside another parallel task).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -188,37 +191,45 @@ fn column_blocks<T: Element>(
     });
 }
 
-/// A packing buffer that all members write (disjoint parts) and then read.
+/// Two packing buffers (for alternate panels) that all members write
+/// (disjoint parts) and then read.
 struct SharedPanel<T> {
     data: *mut T,
+    /// Elements in each of the two buffers.
     len: usize,
 }
 
-// SAFETY: members write only disjoint ranges (their own slivers) between two
-// barriers, and read the whole only after a barrier; the barrier's
-// release/acquire orders the writes before the reads.
+// SAFETY: members write only disjoint ranges (their own slivers) of a buffer
+// nobody reads at the time, and read a buffer only after the barrier that
+// follows its packing; the barrier's release/acquire orders writes before reads.
 unsafe impl<T: Send> Sync for SharedPanel<T> {}
 
 impl<T> SharedPanel<T> {
-    /// The elements `start .. start + len` to write.
+    /// The elements `start .. start + len` of buffer `which` (0 or 1), to write.
     ///
     /// # Safety
     /// No other member may touch this range until the next barrier.
     #[allow(clippy::mut_from_ref)] // disjointness is the caller's promise
-    unsafe fn part_mut(&self, start: usize, len: usize) -> &mut [T] {
-        assert!(start + len <= self.len, "SharedPanel: range out of bounds");
+    unsafe fn part_mut(&self, which: usize, start: usize, len: usize) -> &mut [T] {
+        assert!(
+            which < 2 && start + len <= self.len,
+            "SharedPanel: range out of bounds"
+        );
         // SAFETY: in bounds (checked); exclusive by the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(self.data.add(start), len) }
+        unsafe { std::slice::from_raw_parts_mut(self.data.add(which * self.len + start), len) }
     }
 
-    /// The first `len` elements, to read.
+    /// The first `len` elements of buffer `which`, to read.
     ///
     /// # Safety
-    /// No member may write until the next barrier.
-    unsafe fn part(&self, len: usize) -> &[T] {
-        assert!(len <= self.len, "SharedPanel: range out of bounds");
+    /// No member may write them while the slice is in use.
+    unsafe fn part(&self, which: usize, len: usize) -> &[T] {
+        assert!(
+            which < 2 && len <= self.len,
+            "SharedPanel: range out of bounds"
+        );
         // SAFETY: in bounds (checked); nobody writes by the caller's promise.
-        unsafe { std::slice::from_raw_parts(self.data, len) }
+        unsafe { std::slice::from_raw_parts(self.data.add(which * self.len), len) }
     }
 }
 
@@ -257,19 +268,22 @@ fn shared_panels<T: Element>(
         .collect();
     let taken: Vec<AtomicUsize> = updates.iter().map(|_| AtomicUsize::new(0)).collect();
 
-    // The caller's second buffer holds the panel; it is taken out of the
+    // The caller's second buffer holds the two panels; it is taken out of the
     // thread-local for the duration, as member 0 uses the first one meanwhile.
+    // Each panel starts on a cache line (16 f32 or 8 f64 per 64 bytes).
+    let panel_len = (nc * kc).div_ceil(16) * 16;
     let mut panel_buffer: Vec<T> = with_workspace(1, std::mem::take);
     {
-        let (_, panel) = split_workspace(&mut panel_buffer, 0, nc * kc);
-        let panel = SharedPanel {
-            data: panel.as_mut_ptr(),
-            len: panel.len(),
+        let (_, panels) = split_workspace(&mut panel_buffer, 0, 2 * panel_len);
+        let panels = SharedPanel {
+            data: panels.as_mut_ptr(),
+            len: panel_len,
         };
         run_team(threads, &|team: &Team<'_>| {
             with_workspace(0, |a_buffer: &mut Vec<T>| {
                 let (a_packed, _) = split_workspace(a_buffer, a_len, 0);
-                for (&(jc, pc), taken) in updates.iter().zip(&taken) {
+                for (i, (&(jc, pc), taken)) in updates.iter().zip(&taken).enumerate() {
+                    let which = i % 2;
                     let ncb = nc.min(n - jc);
                     let kcb = kc.min(k - pc);
                     // Pack this member's share of the panel's slivers.
@@ -278,16 +292,22 @@ fn shared_panels<T: Element>(
                     let last = (team.index() + 1) * slivers / team.size();
                     if first < last {
                         let cols = (last * nr).min(ncb) - first * nr;
-                        // SAFETY: slivers [first, last) are this member's alone
-                        // until the barrier below.
-                        let mine =
-                            unsafe { panel.part_mut(first * nr * kcb, (last - first) * nr * kcb) };
+                        // SAFETY: slivers [first, last) of this buffer are this
+                        // member's alone until the barrier below. Every member
+                        // finished reading the buffer's previous panel (two
+                        // updates ago) before it reached the barrier of the
+                        // last update, which this member has passed.
+                        let mine = unsafe {
+                            panels.part_mut(which, first * nr * kcb, (last - first) * nr * kcb)
+                        };
                         (micro.pack_b)(b.block(pc, kcb, jc + first * nr, cols), mine);
                     }
                     team.barrier();
                     // SAFETY: every member has packed its slivers (barrier above),
-                    // and nobody writes the panel again before the barrier below.
-                    let b_packed = unsafe { panel.part(slivers * nr * kcb) };
+                    // and nobody writes this buffer again before every member
+                    // has passed the next update's barrier, which comes after
+                    // this member's last use of the slice.
+                    let b_packed = unsafe { panels.part(which, slivers * nr * kcb) };
                     let beta_here = if pc == 0 { beta } else { T::ONE };
                     loop {
                         let i = taken.fetch_add(1, Ordering::Relaxed);
@@ -306,7 +326,6 @@ fn shared_panels<T: Element>(
                             &mut c_block.block(0, rows, jc, ncb),
                         );
                     }
-                    team.barrier(); // the panel is repacked next
                 }
             });
         });
