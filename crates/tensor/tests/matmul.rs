@@ -321,13 +321,16 @@ fn random_tensor<T: Element>(shape: &[usize], seed: u64) -> Tensor<T> {
 fn bitwise_identical_across_threads<T: Element>() {
     // Shapes large enough to really use 2 or 3 threads, C cut into blocks of
     // rows (m >= n) and of columns (n > m, down to a C of a couple of micro-tile
-    // rows); k > KC in some, so several depth blocks in turn; odd sizes so the
-    // cuts and the edges don't line up.
+    // rows); k > KC in some, so several depth blocks in turn (four in one, so
+    // each of the two shared panel buffers is packed twice); n > NC in one, so
+    // two column panels; odd sizes so the cuts and the edges don't line up.
     for (m, k, n) in [
         (301, 257, 199),
         (97, 263, 601),
         (1000, 50, 170),
         (10, 517, 2003),
+        (400, 800, 150),
+        (200, 40, 4100),
     ] {
         let a = random_tensor::<T>(&[m, k], 1);
         let b = random_tensor::<T>(&[n, k], 2).t(); // a transposed operand too
@@ -551,4 +554,26 @@ fn forcing_an_unavailable_kernel_panics() {
     }
     assert!(Kernel::available().contains(&Kernel::detected()));
     assert_eq!(Kernel::available().last(), Some(&Kernel::Scalar));
+}
+
+/// Products asked for from several threads at once take turns on the thread
+/// pool (or run alone) and still give the single-thread result, bit for bit.
+#[test]
+fn concurrent_callers_get_the_single_thread_result() {
+    let a = random_tensor::<f32>(&[300, 200], 11);
+    let b = random_tensor::<f32>(&[200, 250], 12);
+    let expected = a.matmul_with(&b, &GemmConfig::single_threaded()).to_vec();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    let many = GemmConfig {
+                        kernel: None,
+                        threads: 2,
+                    };
+                    assert_eq!(a.matmul_with(&b, &many).to_vec(), expected);
+                }
+            });
+        }
+    });
 }
