@@ -8,6 +8,8 @@
 //! - `LSTM`: one direction, `[64 x 200] @ [128 -> 4*128]` input projection once,
 //!   then 200 recurrent steps;
 //! - `GRU`: the same with three gates;
+//! - `LSTM, 1 thread`: the same with `tensor::set_num_threads(1)`, to show
+//!   what the second core adds;
 //! - `BiLSTM`: two directions (twice the work of `LSTM`);
 //! - baseline, `LSTM, projection per step`: the same LSTM written the naive
 //!   way, multiplying each step's input inside the time loop (200 small
@@ -63,17 +65,25 @@ impl Setup {
 #[derive(Clone, Copy)]
 enum Who {
     Lstm,
+    LstmOneThread,
     Gru,
     BiLstm,
     NaiveLstm,
 }
 
-const WHO: [Who; 4] = [Who::Lstm, Who::Gru, Who::BiLstm, Who::NaiveLstm];
+const WHO: [Who; 5] = [
+    Who::Lstm,
+    Who::LstmOneThread,
+    Who::Gru,
+    Who::BiLstm,
+    Who::NaiveLstm,
+];
 
 impl Who {
     fn name(self) -> &'static str {
         match self {
             Who::Lstm => "LSTM",
+            Who::LstmOneThread => "LSTM, 1 thread (set_num_threads(1))",
             Who::Gru => "GRU",
             Who::BiLstm => "BiLSTM",
             Who::NaiveLstm => "LSTM, projection per step (baseline)",
@@ -84,24 +94,38 @@ impl Who {
     fn forward(self, setup: &mut Setup, tape: &Tape<f32>) -> Var<f32> {
         let x = tape.leaf(setup.x.clone());
         match self {
-            Who::Lstm => setup.lstm.forward(tape, &x).output,
+            Who::Lstm | Who::LstmOneThread => setup.lstm.forward(tape, &x).output,
             Who::Gru => setup.gru.forward(tape, &x).output,
             Who::BiLstm => setup.bilstm.forward(tape, &x).output,
             Who::NaiveLstm => naive_lstm(&setup.lstm, tape, &x),
         }
     }
 
+    /// Runs `f` with this contender's thread setting (all cores but for
+    /// `LstmOneThread`), restoring the default afterwards.
+    fn with_threads(self, f: impl FnOnce()) {
+        if let Who::LstmOneThread = self {
+            tensor::set_num_threads(1);
+        }
+        f();
+        tensor::set_num_threads(0);
+    }
+
     /// One forward + backward pass.
     fn step(self, setup: &mut Setup) {
-        let tape = Tape::new();
-        let loss = self.forward(setup, &tape).mean();
-        black_box(tape.backward(&loss).unwrap());
+        self.with_threads(|| {
+            let tape = Tape::new();
+            let loss = self.forward(setup, &tape).mean();
+            black_box(tape.backward(&loss).unwrap());
+        });
     }
 
     /// Forward only, recording nothing (inference).
     fn infer(self, setup: &mut Setup) {
-        let tape = Tape::no_grad();
-        black_box(self.forward(setup, &tape));
+        self.with_threads(|| {
+            let tape = Tape::no_grad();
+            black_box(self.forward(setup, &tape));
+        });
     }
 }
 
@@ -137,8 +161,8 @@ fn bench(c: &mut Criterion, setup: &mut Setup) {
 }
 
 /// Best seconds per call of `f` for each contender, taken in turns for about `budget`.
-fn best_in_turns(setup: &mut Setup, budget: Duration, f: fn(Who, &mut Setup)) -> [f64; 4] {
-    let mut best = [f64::INFINITY; 4];
+fn best_in_turns(setup: &mut Setup, budget: Duration, f: fn(Who, &mut Setup)) -> [f64; 5] {
+    let mut best = [f64::INFINITY; 5];
     for who in WHO {
         f(who, setup); // warm up
     }

@@ -2,7 +2,8 @@
 //!
 //! Like `torch.set_num_threads`, one process-wide setting says how many threads
 //! large elementwise ops and matrix products split their work over. It defaults
-//! to the number of cores. Results never depend on it: work is split over
+//! to the number of cores, or to the environment variable
+//! `TAPEGRAD_NUM_THREADS` when that is set. Results never depend on it: work is split over
 //! disjoint pieces of the output, never over a sum. The threads themselves are
 //! started once and kept (`pool.rs`).
 
@@ -13,22 +14,58 @@ use crate::pool::run_team;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// The number of cores, asked of the OS once: the question reads cgroup files
-/// and costs ~30 µs, far more than a small op.
-fn available_cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// The environment variable that sets the default thread count (as
+/// `OMP_NUM_THREADS` does for PyTorch): `TAPEGRAD_NUM_THREADS=1 cargo run ...`.
+pub const NUM_THREADS_VAR: &str = "TAPEGRAD_NUM_THREADS";
+
+/// The default thread count, worked out once: [`NUM_THREADS_VAR`] if it is set
+/// to a positive whole number, else the number of cores (asking the OS reads
+/// cgroup files and costs ~30 µs, far more than a small op). A value that is
+/// not a positive number is reported on stderr once and ignored.
+fn default_threads() -> usize {
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (threads, complaint) = threads_from_env(std::env::var(NUM_THREADS_VAR), cores);
+        if let Some(complaint) = complaint {
+            eprintln!("tapegrad: {complaint}");
+        }
+        threads
+    })
 }
 
-/// The number of threads large ops use (the available cores unless set).
+/// The thread count [`NUM_THREADS_VAR`] asks for (`value`, as read from the
+/// environment), or `cores` if it is unset or unusable, and in that last case
+/// what is wrong with it.
+fn threads_from_env(
+    value: Result<String, std::env::VarError>,
+    cores: usize,
+) -> (usize, Option<String>) {
+    let text = match value {
+        Err(std::env::VarError::NotPresent) => return (cores, None),
+        Err(std::env::VarError::NotUnicode(text)) => format!("{text:?}"),
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(threads) if threads > 0 => return (threads, None),
+            _ => format!("{text:?}"),
+        },
+    };
+    let complaint = format!(
+        "ignoring {NUM_THREADS_VAR}={text}: not a positive whole number; using {cores} threads (one per core)"
+    );
+    (cores, Some(complaint))
+}
+
+/// The number of threads large ops use: the last [`set_num_threads`], else
+/// [`NUM_THREADS_VAR`], else the number of cores.
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => available_cores(),
+        0 => default_threads(),
         n => n,
     }
 }
 
-/// Sets the number of threads large ops use; 0 restores the default (all cores).
+/// Sets the number of threads large ops use; 0 restores the default
+/// ([`NUM_THREADS_VAR`] or all cores).
 pub fn set_num_threads(threads: usize) {
     NUM_THREADS.store(threads, Ordering::Relaxed);
 }
@@ -73,6 +110,19 @@ pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_count_from_the_environment() {
+        use std::env::VarError;
+        assert_eq!(threads_from_env(Err(VarError::NotPresent), 4), (4, None));
+        assert_eq!(threads_from_env(Ok(" 3 ".into()), 4), (3, None));
+        for bad in ["0", "-2", "two", ""] {
+            let (threads, complaint) = threads_from_env(Ok(bad.into()), 4);
+            assert_eq!(threads, 4);
+            let complaint = complaint.expect("a bad value is reported");
+            assert!(complaint.contains(NUM_THREADS_VAR) && complaint.contains(&format!("{bad:?}")));
+        }
+    }
 
     #[test]
     fn parallel_fill_covers_every_element_once() {
