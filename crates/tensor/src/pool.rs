@@ -1,4 +1,4 @@
-//! A pool of worker threads that big ops run on, and the team they form.
+//! A pool of worker threads that big ops run on.
 //!
 //! Starting a thread costs tens of microseconds (hundreds when the other core
 //! is busy): as much as a whole `[64 x 128] @ [128 x 512]` product, the one an
@@ -13,9 +13,7 @@
 //! ```
 //!
 //! A task reads its member index and the team size and takes its share of the
-//! work (`for piece in (team.index()..pieces).step_by(team.size())`, say); the
-//! team's [`Team::barrier`] lets members wait for each other between phases
-//! (the GEMM packs a panel of B together, then multiplies with it).
+//! work: `for piece in (team.index()..pieces).step_by(team.size())`, say.
 //!
 //! **Handing over work.** A worker that has just finished keeps checking for a
 //! new task for [`SPIN_TIME`] before it goes to sleep. In a loop of products
@@ -30,15 +28,14 @@
 //! itself, and does that inner work alone: never a deadlock. Tasks are written
 //! so that their result does not depend on the team size.
 //!
-//! **Panics.** A panic in any member is caught, the other members are released
-//! from the barrier (they panic too), and the panic is raised again on the
-//! calling thread once every member has stopped: no worker is left running a
-//! task whose data is gone.
+//! **Panics.** A panic in any member is caught and raised again on the calling
+//! thread once every member has stopped: no worker is left running a task
+//! whose data is gone.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -58,13 +55,12 @@ pub(crate) const SPIN_TIME: Duration = Duration::from_millis(1);
 const MAX_WORKERS: usize = 1023;
 
 /// One member's view of a running task.
-pub(crate) struct Team<'a> {
+pub(crate) struct Team {
     index: usize,
     size: usize,
-    job: &'a Job<'a>,
 }
 
-impl Team<'_> {
+impl Team {
     /// This member's index, `0..size()`; the calling thread is member 0.
     pub(crate) fn index(&self) -> usize {
         self.index
@@ -74,67 +70,12 @@ impl Team<'_> {
     pub(crate) fn size(&self) -> usize {
         self.size
     }
-
-    /// Waits until every member has called `barrier` (the same number of times).
-    ///
-    /// # Panics
-    /// If another member panicked: waiting for it would never end.
-    pub(crate) fn barrier(&self) {
-        if self.size > 1 {
-            self.job.barrier.wait(&self.job.poisoned);
-        }
-    }
-}
-
-/// Spins until `done()` holds, yielding the core now and then so that a
-/// member waiting for another member on the same core lets it run.
-///
-/// # Panics
-/// If `poisoned` is set while waiting.
-fn spin_until(done: impl Fn() -> bool, poisoned: &AtomicBool) {
-    let mut spins = 0u32;
-    while !done() {
-        if poisoned.load(Ordering::Acquire) {
-            panic!("another thread of this parallel op panicked");
-        }
-        spins += 1;
-        if spins.is_multiple_of(64) {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// A barrier for a team whose members are all running (so spinning is cheap).
-struct SpinBarrier {
-    size: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-}
-
-impl SpinBarrier {
-    fn wait(&self, poisoned: &AtomicBool) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.size {
-            // The last to arrive resets the count, then opens the barrier.
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
-        } else {
-            spin_until(
-                || self.generation.load(Ordering::Acquire) != generation,
-                poisoned,
-            );
-        }
-    }
 }
 
 /// A task being run, on the caller's stack; workers reach it by pointer.
 struct Job<'a> {
-    task: &'a (dyn Fn(&Team<'_>) + Sync),
-    barrier: SpinBarrier,
-    poisoned: AtomicBool,
-    /// The first panic of a worker, raised again on the caller.
+    task: &'a (dyn Fn(&Team) + Sync),
+    /// The first panic of a member, raised again on the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
@@ -144,18 +85,13 @@ thread_local! {
 }
 
 impl Job<'_> {
-    /// Runs the task as member `index`; a panic poisons the job and is kept.
+    /// Runs the task as member `index`; a panic is kept for the caller.
     fn run_member(&self, index: usize, size: usize) {
-        let team = Team {
-            index,
-            size,
-            job: self,
-        };
+        let team = Team { index, size };
         IN_TEAM.with(|flag| flag.set(true));
         let result = panic::catch_unwind(AssertUnwindSafe(|| (self.task)(&team)));
         IN_TEAM.with(|flag| flag.set(false));
         if let Err(payload) = result {
-            self.poisoned.store(true, Ordering::Release);
             let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
             first.get_or_insert(payload);
         }
@@ -265,24 +201,8 @@ fn wait_for_task(shared: &Shared, seen: u64) -> u64 {
 /// # Panics
 /// If a member panicked: the first panic is raised again here, after every
 /// member has stopped.
-pub(crate) fn run_team(threads: usize, task: &(dyn Fn(&Team<'_>) + Sync)) {
-    let alone = |task: &(dyn Fn(&Team<'_>) + Sync)| {
-        let job = Job {
-            task,
-            barrier: SpinBarrier {
-                size: 1,
-                arrived: AtomicUsize::new(0),
-                generation: AtomicUsize::new(0),
-            },
-            poisoned: AtomicBool::new(false),
-            panic: Mutex::new(None),
-        };
-        task(&Team {
-            index: 0,
-            size: 1,
-            job: &job,
-        });
-    };
+pub(crate) fn run_team(threads: usize, task: &(dyn Fn(&Team) + Sync)) {
+    let alone = |task: &(dyn Fn(&Team) + Sync)| task(&Team { index: 0, size: 1 });
     if threads <= 1 || IN_TEAM.with(Cell::get) {
         return alone(task);
     }
@@ -309,12 +229,6 @@ pub(crate) fn run_team(threads: usize, task: &(dyn Fn(&Team<'_>) + Sync)) {
     let shared = pool.shared;
     let job = Job {
         task,
-        barrier: SpinBarrier {
-            size,
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
-        },
-        poisoned: AtomicBool::new(false),
         panic: Mutex::new(None),
     };
     shared.finished.store(0, Ordering::SeqCst);
@@ -331,12 +245,16 @@ pub(crate) fn run_team(threads: usize, task: &(dyn Fn(&Team<'_>) + Sync)) {
     }
 
     job.run_member(0, size);
-    // Never poisoned: the caller must wait for every member, whatever happened.
-    let never = AtomicBool::new(false);
-    spin_until(
-        || shared.finished.load(Ordering::Acquire) == size - 1,
-        &never,
-    );
+    // Wait for the other members, whatever happened to this one.
+    let mut spins = 0u32;
+    while shared.finished.load(Ordering::Acquire) != size - 1 {
+        spins += 1;
+        if spins.is_multiple_of(64) {
+            std::thread::yield_now(); // let a member that shares our core run
+        } else {
+            std::hint::spin_loop();
+        }
+    }
     shared.job.store(std::ptr::null_mut(), Ordering::SeqCst);
     drop(started);
     let payload = job.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -366,23 +284,6 @@ mod tests {
     }
 
     #[test]
-    fn barrier_separates_phases() {
-        // Phase 1 writes one slot per member; phase 2 reads every slot.
-        for _ in 0..200 {
-            let slots: Vec<AtomicUsize> = (0..4).map(|_| AtomicUsize::new(0)).collect();
-            let seen = AtomicUsize::new(0);
-            run_team(4, &|team| {
-                slots[team.index()].store(team.index() + 1, Ordering::Relaxed);
-                team.barrier();
-                let total: usize = slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
-                assert_eq!(total, 1 + 2 + 3 + 4);
-                seen.fetch_add(1, Ordering::Relaxed);
-            });
-            assert_eq!(seen.load(Ordering::Relaxed), 4);
-        }
-    }
-
-    #[test]
     fn a_task_that_asks_for_a_team_runs_alone_inside() {
         let inner_sizes = Mutex::new(Vec::new());
         run_team(2, &|_outer| {
@@ -393,16 +294,19 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_member_panics_the_caller_and_frees_the_others() {
+    fn a_panicking_member_panics_the_caller() {
+        let finished = AtomicUsize::new(0);
         let result = panic::catch_unwind(|| {
             run_team(3, &|team| {
                 if team.index() == team.size() - 1 {
                     panic!("member failed");
                 }
-                team.barrier(); // the others must not wait here forever
+                finished.fetch_add(1, Ordering::Relaxed);
             });
         });
         assert!(result.is_err());
+        // The caller saw the panic only after the other members had finished.
+        assert_eq!(finished.load(Ordering::Relaxed), 2);
         // The pool still works afterwards.
         let count = AtomicUsize::new(0);
         run_team(3, &|_| {
@@ -418,9 +322,8 @@ mod tests {
                 scope.spawn(|| {
                     for _ in 0..100 {
                         let count = AtomicUsize::new(0);
-                        run_team(2, &|team| {
+                        run_team(2, &|_| {
                             count.fetch_add(1, Ordering::Relaxed);
-                            team.barrier();
                         });
                         assert_eq!(count.load(Ordering::Relaxed), 2);
                     }

@@ -321,9 +321,9 @@ fn random_tensor<T: Element>(shape: &[usize], seed: u64) -> Tensor<T> {
 fn bitwise_identical_across_threads<T: Element>() {
     // Shapes large enough to really use 2 or 3 threads, C cut into blocks of
     // rows (m >= n) and of columns (n > m, down to a C of a couple of micro-tile
-    // rows); k > KC in some, so several depth blocks in turn (four in one, so
-    // each of the two shared panel buffers is packed twice); n > NC in one, so
-    // two column panels; odd sizes so the cuts and the edges don't line up.
+    // rows); k > KC in some, so several depth blocks in turn (four in one);
+    // n > NC in one, so two column panels; odd sizes so the cuts and the edges
+    // don't line up.
     for (m, k, n) in [
         (301, 257, 199),
         (97, 263, 601),

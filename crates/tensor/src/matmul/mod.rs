@@ -47,13 +47,12 @@
 //!
 //! # Threads
 //! `parallel.rs` shares one product between the threads of the crate's pool
-//! (started once and kept). When C has enough rows, the threads pack each
-//! panel of B together, then take blocks of rows of A from a counter (loop 3
-//! is the parallel one, as in BLIS); when C is short and wide (an LSTM step),
-//! each thread takes a block of columns. The depth `k` is never split, so every
-//! element of C is the same sum in the same order whatever the number of
-//! threads: results are bitwise identical for 1, 2 or 16 threads. Products too
-//! small to repay handing work to another thread run on the calling thread.
+//! (started once and kept): C is cut into one block of rows or of columns per
+//! thread, along its longer side, and each thread runs the loops above on its
+//! block. The depth `k` is never split, so every element of C is the same sum
+//! in the same order whatever the number of threads: results are bitwise
+//! identical for 1, 2 or 16 threads. Products too small to repay handing work
+//! to another thread run on the calling thread.
 
 mod kernel;
 pub(crate) mod pack;
