@@ -19,7 +19,8 @@
 //! new task for [`SPIN_TIME`] before it goes to sleep. In a loop of products
 //! (the time loop of an RNN) the next task then arrives while the worker is
 //! awake, and handing it over costs well under a microsecond; waking a sleeping
-//! thread costs a system call on each side, ~10-50 µs on a virtual machine.
+//! thread costs a system call on each side, 50-150 µs on the 2-vCPU virtual
+//! machine this was measured on.
 //!
 //! **One task at a time.** The pool runs one task at a time. A thread that
 //! asks while it is busy waits for the running task to finish (two tests

@@ -52,7 +52,7 @@ use crate::pool::{run_team, Team};
 ///
 /// Measured on the 2-core AMD EPYC (Zen 3, AVX2) this was tuned on: one core
 /// does ~85 GFLOP/s of GEMM, so 2 MFLOP is ~25 µs of work, against ~1 µs to
-/// hand work to an awake pool worker (and 10-50 µs to a sleeping one). The
+/// hand work to an awake pool worker (and 50-150 µs to a sleeping one). The
 /// LSTM step `[64 x 128] @ [128 x 512]` (8.4 MFLOP) is split in two.
 pub(crate) const MIN_FLOPS_PER_THREAD: usize = 2 << 20;
 
