@@ -30,8 +30,7 @@
 //! 9. [`combine`]: `concat` and `stack`.
 //! 10. [`random`]: seeded random tensors.
 //! 11. [`threads`]: how many threads big ops use, and `pool.rs`: the worker
-//!     threads they run on, started once and kept, and the barrier that lets a
-//!     team of them work in phases.
+//!     threads they run on, started once and kept.
 //! 12. [`matmul`]: matrix multiplication the BLIS way — packing, cache blocking, SIMD micro-kernels, threads.
 //!
 //! ```
