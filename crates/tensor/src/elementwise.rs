@@ -15,13 +15,17 @@ use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 use crate::element::Element;
 use crate::shape::{self, broadcast_shapes, broadcast_strides};
 use crate::tensor::Tensor;
-use crate::threads::fill_in_parallel;
+use crate::threads::{fill_in_parallel, worth_splitting};
 use crate::walk::for_each_row;
 
 impl<T: Element> Tensor<T> {
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
         if let Some(input) = self.as_slice() {
+            if !worth_splitting(input.len()) {
+                // Collected, not zero-filled and then overwritten.
+                return Tensor::from_vec(input.iter().map(|&x| f(x)).collect(), self.shape());
+            }
             let mut out = vec![T::ZERO; input.len()];
             fill_in_parallel(&mut out, |start, chunk| {
                 let end = start + chunk.len();
@@ -66,6 +70,10 @@ impl<T: Element> Tensor<T> {
             self.as_slice(),
             other.as_slice(),
         ) {
+            if !worth_splitting(a.len()) {
+                let out = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+                return Tensor::from_vec(out, &shape);
+            }
             let mut out = vec![T::ZERO; a.len()];
             fill_in_parallel(&mut out, |start, chunk| {
                 let end = start + chunk.len();

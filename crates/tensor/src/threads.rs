@@ -76,11 +76,17 @@ pub fn set_num_threads(threads: usize) {
 /// on a 2-vCPU VM) when it has gone to sleep.
 pub(crate) const MIN_ELEMENTS_PER_THREAD: usize = 1 << 16;
 
+/// Whether an elementwise op over `len` elements is big enough to be split
+/// over threads (with more than one thread to split over).
+pub(crate) fn worth_splitting(len: usize) -> bool {
+    len >= 2 * MIN_ELEMENTS_PER_THREAD && num_threads() > 1
+}
+
 /// Fills `out` by calling `fill(first_index, chunk)` on disjoint chunks, on
 /// several threads of the pool (`pool.rs`) when `out` is large enough to be
 /// worth it.
 pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
-    if out.len() < 2 * MIN_ELEMENTS_PER_THREAD {
+    if !worth_splitting(out.len()) {
         fill(0, out);
         return;
     }
