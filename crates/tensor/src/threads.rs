@@ -3,9 +3,9 @@
 //! Like `torch.set_num_threads`, one process-wide setting says how many threads
 //! large elementwise ops and matrix products split their work over. It defaults
 //! to the number of cores, or to the environment variable
-//! `TAPEGRAD_NUM_THREADS` when that is set. Results never depend on it: work is split over
-//! disjoint pieces of the output, never over a sum. The threads themselves are
-//! started once and kept (`pool.rs`).
+//! `TAPEGRAD_NUM_THREADS` when that is set. Results never depend on it: work
+//! is split over disjoint pieces of the output, never over a sum. The threads
+//! themselves are started once and kept (`pool.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -104,7 +104,7 @@ pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut
         .map(|(i, piece)| Mutex::new((i * chunk, piece)))
         .collect();
     // Member i fills pieces i, i + size, ...: all of them even if the team is
-    // smaller than asked (the pool was busy).
+    // smaller than asked (a call from inside another parallel task runs alone).
     run_team(threads, &|team| {
         for piece in pieces.iter().skip(team.index()).step_by(team.size()) {
             let mut piece = piece.lock().unwrap_or_else(|e| e.into_inner());
