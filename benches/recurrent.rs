@@ -131,7 +131,11 @@ impl Who {
 
 /// The pitfall: the input projection inside the loop, one small product per step.
 fn naive_lstm(layer: &Lstm<f32>, tape: &Tape<f32>, x: &Var<f32>) -> Var<f32> {
-    let p: Vec<Var<f32>> = layer.param_vars(tape);
+    let p: Vec<Var<f32>> = layer
+        .named_params()
+        .into_iter()
+        .map(|(_, param)| tape.param(param))
+        .collect();
     let (w_ih_t, w_hh_t, bias) = (p[0].t(), p[1].t(), &p[2] + &p[3]);
     let mut h = tape.constant(Tensor::zeros(&[BATCH, HIDDEN]));
     let mut c = h.clone();

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use autograd::{Reduction, Tape};
 use nn::checkpoint;
 use nn::{
-    lengths_to_mask, Activation, CellOptions, Module, Param, Recurrent, RecurrentCell,
-    RecurrentConfig, SentimentConfig, SentimentLstm, SequenceOptions,
+    lengths_to_mask, Activation, CellKind, CellOptions, Module, Recurrent, RecurrentCell,
+    RecurrentConfig, SentimentConfig, SentimentModel, SequenceOptions, Visitor, VisitorMut,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -133,9 +133,11 @@ struct Data(std::collections::BTreeMap<String, Tensor<f64>>);
 impl Data {
     fn load(file: &str) -> Data {
         Data(
-            checkpoint::load_tensors(fixture(file)).unwrap_or_else(|e| {
-                panic!("{e}\n(regenerate with tests/fixtures/make_fixtures.py)")
-            }),
+            checkpoint::read(fixture(file))
+                .unwrap_or_else(|e| {
+                    panic!("{e}\n(regenerate with tests/fixtures/make_fixtures.py)")
+                })
+                .tensors,
         )
     }
 
@@ -176,12 +178,12 @@ struct Named<M> {
 }
 
 impl<M: Module<f64>> Module<f64> for Named<M> {
-    fn named_params(&self) -> Vec<(String, &Param<f64>)> {
-        nn::with_prefix(self.name, self.layer.named_params())
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, f64>) {
+        visitor.module(self.name, &self.layer);
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
-        nn::with_prefix(self.name, self.layer.named_params_mut())
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, f64>) {
+        visitor.module(self.name, &mut self.layer);
     }
 }
 
@@ -270,11 +272,13 @@ fn check_case<C: RecurrentCell<f64>>(case: &Case) {
             data.get(&format!("grad.{name}")),
         );
     }
-    for (name, grad) in model.gradients(&tape, &grads) {
-        let grad = grad.unwrap_or_else(|| panic!("{}: no gradient for {name}", case.name));
+    for (name, param) in model.named_params() {
+        let grad = param
+            .grad(&grads)
+            .unwrap_or_else(|| panic!("{}: no gradient for {name}", case.name));
         assert_close(
             &format!("{}: dL/d{name}", case.name),
-            &grad,
+            grad,
             data.get(&format!("grad.{name}")),
         );
     }
@@ -291,7 +295,7 @@ fn rnn_lstm_and_gru_match_pytorch_outputs_states_and_gradients() {
     }
 }
 
-/// The IMDB model: a PyTorch `state_dict` loads into `SentimentLstm` and gives
+/// The IMDB model: a PyTorch `state_dict` loads into `SentimentModel` and gives
 /// the same logits, loss and gradients.
 #[test]
 fn sentiment_lstm_matches_its_pytorch_twin() {
@@ -302,7 +306,7 @@ fn sentiment_lstm_matches_its_pytorch_twin() {
         bidirectional: true,
         ..SentimentConfig::new(12)
     };
-    let mut model = SentimentLstm::<f64>::new(config, &mut StdRng::seed_from_u64(0));
+    let mut model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));
     checkpoint::load(&mut model, fixture("sentiment_lstm.weights.safetensors")).unwrap();
     let data = Data::load("sentiment_lstm.safetensors");
     let ids_shape = data.get("ids").shape().to_vec();
@@ -315,11 +319,57 @@ fn sentiment_lstm_matches_its_pytorch_twin() {
     let loss = logits.binary_cross_entropy_with_logits(data.get("labels"), None, Reduction::Mean);
     assert_close("loss", &loss.value().reshape(&[1]), data.get("loss"));
     let grads = tape.backward(&loss).unwrap();
-    for (name, grad) in model.gradients(&tape, &grads) {
+    for (name, param) in model.named_params() {
         assert_close(
             &format!("dL/d{name}"),
-            &grad.unwrap(),
+            param.grad(&grads).unwrap(),
             data.get(&format!("grad.{name}")),
         );
     }
+}
+
+/// A state dict exactly as PyTorch writes it (`save_file(model.state_dict())`
+/// of a float32 GRU classifier with a batch norm and an int64 buffer the
+/// model here lacks): strict loading lists every extra entry and changes
+/// nothing; non-strict loading reports them, converts float32, and gives
+/// PyTorch's logits.
+#[test]
+fn a_pytorch_state_dict_with_extra_and_integer_entries_loads_when_not_strict() {
+    let config = SentimentConfig {
+        embedding_dim: 4,
+        hidden_size: 3,
+        cell: CellKind::Gru,
+        init: nn::InitScheme::PyTorch,
+        ..SentimentConfig::new(10)
+    };
+    let mut model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));
+    let before = model.state_dict();
+    let weights = fixture("sentiment_gru_pytorch.weights.safetensors");
+    let error = checkpoint::load(&mut model, &weights).unwrap_err();
+    let message = error.to_string();
+    for extra in ["norm.num_batches_tracked", "norm.running_mean", "steps"] {
+        assert!(message.contains(extra), "{message}");
+    }
+    assert_eq!(model.state_dict(), before, "a refused load changes nothing");
+
+    let report = checkpoint::load_with(&mut model, &weights, false).unwrap();
+    assert_eq!(report.loaded, 7);
+    assert!(report.missing.is_empty());
+    assert_eq!(
+        report.unexpected,
+        [
+            "norm.bias",
+            "norm.num_batches_tracked",
+            "norm.running_mean",
+            "norm.running_var",
+            "norm.weight",
+            "steps"
+        ]
+    );
+    let data = Data::load("sentiment_gru_pytorch.safetensors");
+    let ids_shape = data.get("ids").shape().to_vec();
+    let ids = Indices::new(data.integers("ids"), &ids_shape);
+    let mask = lengths_to_mask(&data.integers("lengths"), ids_shape[1]);
+    let logits = model.forward(&Tape::no_grad(), &ids, Some(&mask));
+    assert_close("logits", logits.value(), data.get("logits"));
 }

@@ -70,8 +70,11 @@ impl<T: Element> Tape<T> {
     /// Backpropagates from a one-element `loss`: returns `dL/dv` for every leaf
     /// `v` that reaches it (and every var marked with `retain_grad`).
     ///
-    /// The tape's saved tensors are freed as the sweep passes them, so a tape
-    /// can be backpropagated once.
+    /// The tape's saved tensors are freed as the sweep passes them, and what
+    /// is left (rules of nodes off the loss's path) when it ends, so a tape
+    /// can be backpropagated once, and holds no tensor afterwards: the
+    /// weights it read are no longer shared, and an optimizer updates them
+    /// in place.
     pub fn backward(&self, loss: &Var<T>) -> Result<Gradients<T>, BackwardError> {
         if loss.value().numel() != 1 {
             return Err(BackwardError::NonScalarLoss {
@@ -99,14 +102,15 @@ impl<T: Element> Tape<T> {
         let Some(output_id) = output.node() else {
             return Err(BackwardError::NotRecorded);
         };
-        {
+        let params = {
             let mut state = self.state.borrow_mut();
             if state.spent {
                 return Err(BackwardError::AlreadyBackpropagated);
             }
             state.spent = true;
-        }
-        let mut grads = Gradients::with_len(self.len());
+            state.params.clone()
+        };
+        let mut grads = Gradients::with_len(self.len(), params);
         *grads.slot(output_id) = Some(seed);
         for id in (0..=output_id).rev() {
             let (parents, retain, op) = {
@@ -141,6 +145,7 @@ impl<T: Element> Tape<T> {
                 }
             }
         }
+        self.release();
         Ok(grads)
     }
 }

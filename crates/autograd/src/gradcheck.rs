@@ -49,6 +49,9 @@ pub struct GradcheckOptions {
     pub projections: usize,
     /// Seed for the output projection and the random directions.
     pub seed: u64,
+    /// Run `f` on training tapes seeded with this (dropout active, and the
+    /// same masks at every evaluation), instead of evaluation tapes.
+    pub training_seed: Option<u64>,
 }
 
 impl Default for GradcheckOptions {
@@ -60,6 +63,7 @@ impl Default for GradcheckOptions {
             max_elements: 256,
             projections: 16,
             seed: 0,
+            training_seed: None,
         }
     }
 }
@@ -139,7 +143,11 @@ pub fn gradcheck(
     let mut rng = StdRng::seed_from_u64(options.seed);
 
     // Analytic: one backward pass, seeded with the projection R.
-    let tape = Tape::new();
+    let (training, training_seed) = match options.training_seed {
+        Some(seed) => (true, seed),
+        None => (false, 0),
+    };
+    let tape = Tape::with_mode(true, training, training_seed);
     let vars: Vec<Var<f64>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let output = f(&tape, &vars);
     let projection = Tensor::<f64>::rand_normal(output.shape(), 0.0, 1.0, &mut rng);
@@ -158,7 +166,7 @@ pub fn gradcheck(
 
     // Numeric: the projected output L(x) = sum(f(x) * R), evaluated without recording.
     let loss_at = |values: &[Tensor<f64>]| -> f64 {
-        let tape = Tape::no_grad();
+        let tape = Tape::with_mode(false, training, training_seed);
         let vars: Vec<Var<f64>> = values.iter().map(|x| tape.constant(x.clone())).collect();
         f(&tape, &vars).value().mul(&projection).sum().item()
     };

@@ -10,10 +10,12 @@
 //! buffer. Cutting `T` time steps out of a `[B, T, 4H]` projection then costs
 //! `O(B*T*4H)` in backward, not `T` full-size zero tensors.
 
+use std::collections::HashMap;
 use std::ops::Index;
 
 use tensor::{Element, Tensor};
 
+use crate::param::{Param, ParamId};
 use crate::var::Var;
 
 /// The gradient one backward rule sends to one parent.
@@ -38,20 +40,76 @@ pub fn full<T: Element>(grad: Tensor<T>) -> Option<GradientPiece<T>> {
     Some(GradientPiece::Full(grad))
 }
 
-/// The gradients `backward` computed, indexed by the [`Var`]s they belong to.
+/// The gradients `backward` computed, indexed by the [`Var`]s they belong to,
+/// and by [`Param`] for the parameters the pass used.
 ///
 /// Leaves always keep their gradient; other vars only if
 /// [`Var::retain_grad`] was called before `backward`. A var that does not
 /// reach the loss has no gradient (`None`), never a silent zero tensor.
+///
+/// `Gradients` holds no reference to its tape: drop the tape, keep these.
 pub struct Gradients<T: Element = f32> {
     pub(crate) grads: Vec<Option<Tensor<T>>>,
+    /// The leaf node of each parameter the pass used.
+    params: HashMap<ParamId, usize>,
 }
 
 impl<T: Element> Gradients<T> {
-    /// An empty set for a tape of `len` nodes.
-    pub(crate) fn with_len(len: usize) -> Self {
+    /// An empty set for a tape of `len` nodes whose parameters are the leaves `params`.
+    pub(crate) fn with_len(len: usize, params: HashMap<ParamId, usize>) -> Self {
         Gradients {
             grads: vec![None; len],
+            params,
+        }
+    }
+
+    /// `dL/dparam`, if the parameter was used on the tape and reaches the loss.
+    pub fn param(&self, param: &Param<T>) -> Option<&Tensor<T>> {
+        self.by_id(param.id())
+    }
+
+    /// `dL/dparam` for the parameter with identity `id`.
+    pub fn by_id(&self, id: ParamId) -> Option<&Tensor<T>> {
+        self.params
+            .get(&id)
+            .and_then(|&node| self.grads[node].as_ref())
+    }
+
+    /// Mutable access to a parameter's gradient (to clip or rescale it).
+    pub fn by_id_mut(&mut self, id: ParamId) -> Option<&mut Tensor<T>> {
+        let node = *self.params.get(&id)?;
+        self.grads[node].as_mut()
+    }
+
+    /// The identities of the parameters that have a gradient, in a stable
+    /// (sorted) order.
+    pub fn param_ids(&self) -> Vec<ParamId> {
+        let mut ids: Vec<ParamId> = self
+            .params
+            .iter()
+            .filter(|(_, &node)| self.grads[node].is_some())
+            .map(|(&id, _)| id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Adds the parameter gradients of `other` (another pass, say over another
+    /// part of the batch) into these: `g_p += other_p` for every parameter.
+    /// A parameter only `other` has is taken as it is.
+    ///
+    /// # Panics
+    /// If a parameter's two gradients differ in shape.
+    pub fn add_params(&mut self, other: &Gradients<T>) {
+        for id in other.param_ids() {
+            let grad = other.by_id(id).expect("listed with a gradient");
+            match self.by_id_mut(id) {
+                Some(total) => *total += grad,
+                None => {
+                    self.grads.push(Some(grad.clone()));
+                    self.params.insert(id, self.grads.len() - 1);
+                }
+            }
         }
     }
 

@@ -29,12 +29,22 @@
 //! ```
 //!
 //! ## Reading order
-//! 1. [`tape`]: the Wengert list, [`Tape::record`], leaves, constants, `no_grad`, `to_dot`.
+//! 1. [`tape`]: the Wengert list, [`Tape::record`], leaves, constants,
+//!    `no_grad` and training passes, `to_dot`.
 //! 2. [`var`]: [`Var`], a value on a tape, and its operators.
-//! 3. [`gradients`]: [`Gradients`], and how pieces of a gradient add up.
-//! 4. [`backward`]: the reverse sweep, one loop.
-//! 5. [`ops`]: every differentiable op, forward and backward together, by family.
-//! 6. [`gradcheck`](mod@gradcheck): checking any op against central finite differences.
+//! 3. [`param`](mod@param): [`Param`], a tensor that learns, with an identity
+//!    of its own, and how it becomes one leaf of each tape.
+//! 4. [`gradients`]: [`Gradients`], and how pieces of a gradient add up.
+//! 5. [`backward`]: the reverse sweep, one loop.
+//! 6. [`ops`]: every differentiable op, forward and backward together, by family.
+//! 7. [`gradcheck`](mod@gradcheck): checking any op against central finite differences.
+//!
+//! ## Memory
+//! A tape lives for one forward and backward pass. Nothing on it refers back
+//! to it (parameters are known by their [`ParamId`]), so dropping the tape
+//! and its vars frees everything the pass recorded; `backward` itself frees
+//! every saved tensor as it goes, so the gradients outlive the tape and the
+//! optimizer updates weights that nothing else shares.
 
 #![warn(missing_docs)]
 
@@ -42,6 +52,7 @@ pub mod backward;
 pub mod gradcheck;
 pub mod gradients;
 pub mod ops;
+pub mod param;
 pub mod tape;
 pub mod var;
 
@@ -49,5 +60,6 @@ pub use backward::BackwardError;
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 pub use gradients::{GradientPiece, Gradients};
 pub use ops::loss::Reduction;
+pub use param::{Param, ParamId};
 pub use tape::{BackwardInput, Tape};
 pub use var::Var;

@@ -10,16 +10,26 @@
 //! Only values that need a gradient are recorded. A [`Tape::constant`], or any
 //! op whose inputs are all constants, produces a [`Var`] with no node; a tape
 //! made with [`Tape::no_grad`] records nothing at all.
+//!
+//! A tape also says what kind of forward pass it records. One made with
+//! [`Tape::training`] is a *training* pass: dropout is active, and draws its
+//! masks from the tape's own generator, seeded when the tape is made. So the
+//! randomness of a step is explicit and repeatable (a resumed run, or a batch
+//! cut into shards on several threads, draws the same masks), and a model is
+//! never mutated by its forward pass.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::rc::Rc;
 
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use smallvec::SmallVec;
 use tensor::{Element, Tensor};
 
 use crate::gradients::GradientPiece;
+use crate::param::{Param, ParamId};
 use crate::var::Var;
 
 /// What a backward rule receives: the gradient of the loss with respect to the
@@ -61,14 +71,17 @@ pub(crate) struct Node<T: Element> {
     pub(crate) retain_grad: bool,
 }
 
-/// A parameter's identity: its storage, offset, shape and strides.
-type ParameterKey = (usize, usize, SmallVec<[usize; 4]>, SmallVec<[usize; 4]>);
-
 pub(crate) struct TapeState<T: Element> {
     pub(crate) nodes: Vec<Node<T>>,
     pub(crate) recording: bool,
-    /// Leaves made by [`Tape::parameter`], keyed by the tensor's identity.
-    parameters: HashMap<ParameterKey, Var<T>>,
+    /// The leaf node of each parameter used so far (ids, never vars: no cycle).
+    pub(crate) params: HashMap<ParamId, usize>,
+    /// Values given by [`Tape::use_as_param`] in place of a parameter's own.
+    substitutes: HashMap<ParamId, Tensor<T>>,
+    /// Whether this is a training pass (dropout active).
+    training: bool,
+    /// The generator of a training pass's random masks.
+    rng: StdRng,
     /// Set once `backward` has consumed the rules.
     pub(crate) spent: bool,
 }
@@ -95,31 +108,56 @@ impl<T: Element> Default for Tape<T> {
 }
 
 impl<T: Element> Tape<T> {
-    fn with_recording(recording: bool) -> Self {
+    pub(crate) fn with_mode(recording: bool, training: bool, seed: u64) -> Self {
         Tape {
             state: Rc::new(RefCell::new(TapeState {
                 nodes: Vec::new(),
                 recording,
-                parameters: HashMap::new(),
+                params: HashMap::new(),
+                substitutes: HashMap::new(),
+                training,
+                rng: StdRng::seed_from_u64(seed),
                 spent: false,
             })),
         }
     }
 
-    /// A new, empty tape that records ops for backpropagation.
+    /// A new, empty tape that records ops for backpropagation. The pass is
+    /// not a training pass: dropout is off (see [`Tape::training`]).
     pub fn new() -> Self {
-        Self::with_recording(true)
+        Self::with_mode(true, false, 0)
     }
 
-    /// A tape for inference (PyTorch's `torch.no_grad()`): ops compute values
-    /// but record nothing and keep no intermediate tensors.
+    /// A tape for one training step: it records, and dropout is active with
+    /// masks drawn from a generator seeded by `seed` (PyTorch's
+    /// `model.train()`, Keras' `training=True`). Give every step its own seed.
+    pub fn training(seed: u64) -> Self {
+        Self::with_mode(true, true, seed)
+    }
+
+    /// A tape for inference (PyTorch's `torch.no_grad()` with `model.eval()`):
+    /// ops compute values but record nothing, keep no intermediate tensors,
+    /// and dropout is off.
     pub fn no_grad() -> Self {
-        Self::with_recording(false)
+        Self::with_mode(false, false, 0)
     }
 
     /// Whether ops on this tape are recorded.
     pub fn is_recording(&self) -> bool {
         self.state.borrow().recording
+    }
+
+    /// Whether this is a training pass (made by [`Tape::training`]): layers
+    /// such as dropout behave differently in training and in evaluation.
+    pub fn is_training(&self) -> bool {
+        self.state.borrow().training
+    }
+
+    /// Runs `draw` with the tape's generator (for dropout masks). The draws
+    /// of a pass follow each other in the order the forward pass asks for
+    /// them, so a pass with the same seed draws the same masks.
+    pub fn with_rng<R>(&self, draw: impl FnOnce(&mut StdRng) -> R) -> R {
+        draw(&mut self.state.borrow_mut().rng)
     }
 
     /// The number of recorded nodes (leaves included).
@@ -178,24 +216,60 @@ impl<T: Element> Tape<T> {
         Var::new(self.clone(), None, value)
     }
 
-    /// The leaf for a parameter tensor, made on first use and reused after, so a
-    /// weight used at every time step is one leaf whose gradient sums all steps.
-    ///
-    /// Identity is the tensor's storage and view: clones of one tensor are the
-    /// same parameter; a transposed view of it is another.
-    pub fn parameter(&self, value: &Tensor<T>) -> Var<T> {
-        let key = (
-            value.storage().as_ptr() as usize,
-            value.offset(),
-            value.shape().into(),
-            value.strides().into(),
-        );
-        if let Some(var) = self.state.borrow().parameters.get(&key) {
-            return var.clone();
+    /// The leaf of a [`Param`] on this tape, made on its first use and the same
+    /// node after, so a weight used at every time step is one leaf whose
+    /// gradient sums all steps. On a [`Tape::no_grad`] tape it is a constant.
+    pub fn param(&self, param: &Param<T>) -> Var<T> {
+        let (node, substitute) = {
+            let state = self.state.borrow();
+            (
+                state.params.get(&param.id()).copied(),
+                state.substitutes.get(&param.id()).cloned(),
+            )
+        };
+        let value = substitute.unwrap_or_else(|| param.value().clone());
+        if let Some(id) = node {
+            return Var::new(self.clone(), Some(id), value);
         }
-        let var = self.leaf(value.clone());
-        self.state.borrow_mut().parameters.insert(key, var.clone());
+        let var = self.leaf(value);
+        if let Some(id) = var.node() {
+            self.state.borrow_mut().params.insert(param.id(), id);
+        }
         var
+    }
+
+    /// Makes [`Tape::param`] return `var` for `param` from now on: on a
+    /// recording tape `var` must be a leaf of this tape and becomes the
+    /// parameter's leaf; on a `no_grad` tape its value is used. This is how a
+    /// gradient check runs a layer with parameter values it perturbs.
+    ///
+    /// # Panics
+    /// If `var` has another shape than the parameter, if the tape records and
+    /// `var` is not one of its leaves, or if the parameter was already used
+    /// on this tape.
+    pub fn use_as_param(&self, param: &Param<T>, var: &Var<T>) {
+        assert_eq!(
+            var.shape(),
+            param.shape(),
+            "use_as_param: the var has shape {:?}, the parameter {:?}",
+            var.shape(),
+            param.shape()
+        );
+        let mut state = self.state.borrow_mut();
+        assert!(
+            !state.params.contains_key(&param.id()) && !state.substitutes.contains_key(&param.id()),
+            "use_as_param: the parameter was already used on this tape"
+        );
+        if state.recording {
+            let id = var
+                .node()
+                .filter(|&id| {
+                    Rc::ptr_eq(&var.tape().state, &self.state) && state.nodes[id].op == "leaf"
+                })
+                .expect("use_as_param: the var is not a leaf of this tape");
+            state.params.insert(param.id(), id);
+        }
+        state.substitutes.insert(param.id(), var.value().clone());
     }
 
     /// Records an op's output. This is the one function every op calls.
@@ -239,6 +313,17 @@ impl<T: Element> Tape<T> {
         let node = &mut state.nodes[id];
         let rule = node.rule.take()?;
         Some((rule, std::mem::take(&mut node.saved)))
+    }
+
+    /// Frees every saved tensor and rule left after `backward`; the graph's
+    /// structure stays for [`Tape::to_dot`].
+    pub(crate) fn release(&self) {
+        let mut state = self.state.borrow_mut();
+        for node in &mut state.nodes {
+            node.saved = Vec::new();
+            node.rule = None;
+        }
+        state.substitutes.clear();
     }
 
     /// Builds the input a rule receives.

@@ -323,6 +323,12 @@ fn matmul_b_stored_transposed(d: &Draw) -> Vec<Vec<usize>> {
     vec![vec![m, k], vec![n, k]]
 }
 
+/// `X: [m, k]`, `Wᵀ` stored `[n, k]` (a layer's weight), `b: [n]`.
+fn matmul_add_shapes(d: &Draw) -> Vec<Vec<usize>> {
+    let [m, k, n, ..] = d.dims;
+    vec![vec![m, k], vec![n, k], vec![n]]
+}
+
 /// `[b, m, k] @ [b, k, n]`.
 fn matmul_batched(d: &Draw) -> Vec<Vec<usize>> {
     let [m, k, n, b, _] = d.dims;
@@ -542,8 +548,8 @@ fn ops() -> Vec<OpTest> {
         op(Unary, "dropout_with_mask",   any_rank, Any,           |x, d| {
             x[0].dropout_with_mask(&d.mask(x[0].shape(), 0.7).scale(1.0 / 0.7))
         }),
-        op(Unary, "dropout(0.3)",        any_rank, Any,           |x, d| x[0].dropout(0.3, &mut d.rng(6))),
-        op(Unary, "dropout(0), the identity", any_rank, Any,      |x, d| x[0].dropout(0.0, &mut d.rng(6))),
+        op(Unary, "dropout(0.3)",        any_rank, Any,           |x, _| x[0].dropout(0.3)),
+        op(Unary, "dropout(0), the identity", any_rank, Any,      |x, _| x[0].dropout(0.0)),
         op(Unary, "x * tanh(x), a var used twice", any_rank, Any, |x, _| x[0].mul(&x[0].tanh())),
         op(Unary, "operators with a scalar: ((x + 0.5) * 3 - 2) / 4", any_rank, Any, |x, _| {
             ((&x[0] + 0.5) * 3.0 - 2.0) / 4.0
@@ -684,6 +690,7 @@ fn ops() -> Vec<OpTest> {
         op(Matmul, "matmul [m,k] @ [k,n]",            matmul_2d,                  Any, |x, _| x[0].matmul(&x[1])),
         op(Matmul, "matmul Aᵀ B, A stored [k,m]",     matmul_a_stored_transposed, Any, |x, _| x[0].t().matmul(&x[1])),
         op(Matmul, "matmul A Bᵀ, B stored [n,k]",     matmul_b_stored_transposed, Any, |x, _| x[0].matmul(&x[1].t())),
+        op(Matmul, "matmul_add X Wᵀ + b",              matmul_add_shapes,          Any, |x, _| x[0].matmul_add(&x[1].t(), &x[2])),
         op(Matmul, "matmul [b,m,k] @ [b,k,n]",        matmul_batched,             Any, |x, _| x[0].matmul(&x[1])),
         op(Matmul, "matmul [b2,1,m,k] @ [b1,k,n]",    matmul_broadcast_batch,     Any, |x, _| x[0].matmul(&x[1])),
         op(Matmul, "matmul [m,k] @ [b,k,n]",          matmul_matrix_by_batch,     Any, |x, _| x[0].matmul(&x[1])),
@@ -764,6 +771,7 @@ const EVERY_OP: &[&str] = &[
     "powf",
     "clamp",
     "matmul",
+    "matmul_add",
     "sum",
     "sum_axis",
     "mean",
@@ -829,8 +837,10 @@ impl OpTest {
                 out
             }
         };
+        // Training tapes, so dropout rows draw real masks (the same at every evaluation).
         let options = GradcheckOptions {
             seed: draw.seed,
+            training_seed: Some(draw.seed),
             ..Default::default()
         };
         let describe = || {

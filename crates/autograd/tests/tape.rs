@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use autograd::{gradcheck, BackwardError, GradcheckOptions, Reduction, Tape, Var};
+use autograd::{gradcheck, BackwardError, GradcheckOptions, Param, Reduction, Tape, Var};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Element, Indices, Tensor};
@@ -62,35 +62,127 @@ fn gradients_of_a_var_used_several_times_add_up() {
 /// ```
 #[test]
 fn a_parameter_used_at_every_step_is_one_leaf_whose_gradient_sums_the_steps() {
-    let weight = vector(&[1.0, 1.0]);
+    let weight = Param::new(vector(&[1.0, 1.0]));
     let tape = Tape::<f64>::new();
-    let step = |input: &[f64]| (&tape.parameter(&weight) * &tape.constant(vector(input))).sum();
+    let step = |input: &[f64]| (&tape.param(&weight) * &tape.constant(vector(input))).sum();
     let loss = &step(&[1.0, 2.0]) + &step(&[10.0, 20.0]);
     assert_eq!(loss.item(), 33.0);
-    let w = tape.parameter(&weight);
+    let w = tape.param(&weight);
     assert_eq!(
         tape.len(),
         1 + 2 * 2 + 1,
         "one leaf, a mul and a sum per step, one add"
     );
-    assert_eq!(tape.backward(&loss).unwrap()[&w].to_vec(), vec![11.0, 22.0]);
+    let grads = tape.backward(&loss).unwrap();
+    assert_eq!(grads[&w].to_vec(), vec![11.0, 22.0]);
+    assert_eq!(grads.param(&weight).unwrap().to_vec(), vec![11.0, 22.0]);
 }
 
-/// `Tape::parameter` identifies a parameter by its storage and view: a
-/// transposed view of a square weight is a different tensor and must get its
-/// own leaf, holding its own values.
+/// A parameter's identity is its own, not its storage's: two parameters with
+/// one buffer, and a clone of a parameter, are different leaves.
 #[test]
-fn a_parameter_and_its_transposed_view_are_different_leaves() {
-    let weight = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+fn parameters_sharing_a_buffer_are_still_different_leaves() {
+    let values = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    let a = Param::new(values.clone());
+    let b = Param::new(values);
+    let c = a.clone();
     let tape = Tape::<f64>::new();
-    let w = tape.parameter(&weight);
-    let w_t = tape.parameter(&weight.t());
+    let (va, vb, vc) = (tape.param(&a), tape.param(&b), tape.param(&c));
+    assert_ne!(va.node(), vb.node());
+    assert_ne!(va.node(), vc.node());
+    let loss = (&(&va + &vb.mul_scalar(2.0)) + &vc.mul_scalar(3.0)).sum();
+    let grads = tape.backward(&loss).unwrap();
+    assert_eq!(grads.param(&a).unwrap().to_vec(), vec![1.0; 4]);
+    assert_eq!(grads.param(&b).unwrap().to_vec(), vec![2.0; 4]);
+    assert_eq!(grads.param(&c).unwrap().to_vec(), vec![3.0; 4]);
+}
+
+/// The tape holds parameter ids, not vars, so nothing refers back to it: once
+/// the last var and clone are gone, the whole recording is freed, and after
+/// `backward` it no longer shares the weights' buffers, so an update writes in
+/// place instead of copying the weight.
+#[test]
+fn a_dropped_tape_frees_everything_and_backward_releases_the_weights() {
+    let mut weight = Param::new(Tensor::<f64>::from_vec(vec![0.5, -1.0, 2.0, 0.25], &[2, 2]));
+    let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2]);
+    let tape = Tape::new();
+    let loss = tape
+        .constant(x.clone())
+        .matmul(&tape.param(&weight))
+        .tanh()
+        .sum();
+    let grads = tape.backward(&loss).unwrap();
+    assert_eq!(tape.memory_bytes(), 0, "backward frees every saved tensor");
+    let before = weight.value().storage().as_ptr();
+    weight.value_mut().data_mut()[0] = 7.0; // the tape is still alive here
     assert_eq!(
-        w_t.value().to_vec(),
-        vec![1.0, 3.0, 2.0, 4.0],
-        "tape.parameter(&w.t()) must hold the values of w.t(), not those of w"
+        weight.value().storage().as_ptr(),
+        before,
+        "no copy-on-write: the spent tape holds no reference to the weight"
     );
-    assert_ne!(w.node(), w_t.node());
+    assert!(grads.param(&weight).is_some());
+
+    // A tape dropped without backward frees its saved tensors too.
+    let unused = Tape::new();
+    let _forward = unused
+        .constant(x)
+        .matmul(&unused.param(&weight))
+        .tanh()
+        .sum();
+    drop((_forward, unused));
+    weight.value_mut().data_mut()[0] = 8.0;
+    assert_eq!(weight.value().storage().as_ptr(), before);
+}
+
+/// `use_as_param` substitutes a var for a parameter, so a gradient check can
+/// perturb the parameter's values through a layer that asks the tape for it.
+#[test]
+fn use_as_param_substitutes_a_leaf_for_a_parameter() {
+    let weight = Param::new(vector(&[1.0, 1.0]));
+    let tape = Tape::<f64>::new();
+    let substitute = tape.leaf(vector(&[2.0, 3.0]));
+    tape.use_as_param(&weight, &substitute);
+    let w = tape.param(&weight);
+    assert_eq!(w.node(), substitute.node());
+    assert_eq!(w.value().to_vec(), vec![2.0, 3.0]);
+    let grads = tape.backward(&w.square().sum()).unwrap();
+    assert_eq!(grads.param(&weight).unwrap().to_vec(), vec![4.0, 6.0]);
+
+    let inference = Tape::<f64>::no_grad();
+    inference.use_as_param(&weight, &inference.constant(vector(&[5.0, 6.0])));
+    assert_eq!(inference.param(&weight).value().to_vec(), vec![5.0, 6.0]);
+}
+
+/// Gradients of the same parameters from two passes add up (data parallelism).
+#[test]
+fn parameter_gradients_of_two_passes_add_up() {
+    let w = Param::new(vector(&[1.0, 2.0]));
+    let v = Param::new(vector(&[3.0]));
+    let first = Tape::<f64>::new();
+    let mut total = first.backward(&first.param(&w).square().sum()).unwrap();
+    let second = Tape::<f64>::new();
+    let other = second
+        .backward(&(&second.param(&w).sum() + &second.param(&v).sum()))
+        .unwrap();
+    total.add_params(&other);
+    assert_eq!(total.param(&w).unwrap().to_vec(), vec![3.0, 5.0]);
+    assert_eq!(total.param(&v).unwrap().to_vec(), vec![1.0]);
+    assert_eq!(total.param_ids().len(), 2);
+}
+
+/// Dropout is active on a training tape only; the masks follow from the seed.
+#[test]
+fn dropout_is_active_on_training_tapes_and_repeats_with_the_seed() {
+    let x = Tensor::<f64>::ones(&[1000]);
+    let draw = |tape: &Tape<f64>| tape.constant(x.clone()).dropout(0.5).value().to_vec();
+    assert_eq!(draw(&Tape::new()), vec![1.0; 1000]);
+    assert_eq!(draw(&Tape::no_grad()), vec![1.0; 1000]);
+    let masked = draw(&Tape::training(7));
+    assert!(masked.iter().all(|&v| v == 0.0 || v == 2.0));
+    let kept = masked.iter().filter(|&&v| v == 2.0).count();
+    assert!((400..600).contains(&kept), "{kept}");
+    assert_eq!(masked, draw(&Tape::training(7)));
+    assert_ne!(masked, draw(&Tape::training(8)));
 }
 
 #[test]
@@ -189,9 +281,9 @@ fn detach_stops_the_gradient() {
 fn a_no_grad_tape_records_nothing_and_keeps_no_tensors() {
     let recorded = Tape::<f64>::new();
     let inference = Tape::<f64>::no_grad();
-    let weight = Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.25], &[2, 2]);
+    let weight = Param::new(Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.25], &[2, 2]));
     let forward = |tape: &Tape<f64>| {
-        let w = tape.parameter(&weight);
+        let w = tape.param(&weight);
         let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]));
         (&x.matmul(&w).tanh() * &x).sigmoid().sum()
     };

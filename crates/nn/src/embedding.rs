@@ -11,13 +11,12 @@
 //!   returns the `[B, T]` mask of real tokens, which a recurrent layer takes to
 //!   skip padded steps (see [`recurrent`](crate::recurrent)).
 
-use autograd::{Tape, Var};
+use autograd::{Param, Tape, Var};
 use rand::Rng;
 use tensor::{Element, Indices, Tensor};
 
 use crate::init::{self, InitScheme};
-use crate::module::{check_vars, Bind, Module};
-use crate::param::Param;
+use crate::module::{Module, Visitor, VisitorMut};
 
 /// Options of an [`Embedding`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,7 +65,7 @@ impl<T: Element> Embedding<T> {
             weight.data_mut()[pad * dim..(pad + 1) * dim].fill(T::ZERO);
         }
         Embedding {
-            weight: Param::new("weight", weight),
+            weight: Param::new(weight),
             options,
         }
     }
@@ -74,6 +73,11 @@ impl<T: Element> Embedding<T> {
     /// The table `W`, `[vocab, dim]`.
     pub fn weight(&self) -> &Param<T> {
         &self.weight
+    }
+
+    /// The table, mutably (to load pretrained vectors, say).
+    pub fn weight_mut(&mut self) -> &mut Param<T> {
+        &mut self.weight
     }
 
     /// The number of token ids.
@@ -100,18 +104,22 @@ impl<T: Element> Embedding<T> {
 
     /// The vectors of `ids` (any shape), giving `ids.shape() ++ [dim]`.
     ///
-    /// # Panics
-    /// If an id is not below `vocab_size`.
-    pub fn forward(&self, tape: &Tape<T>, ids: &Indices) -> Var<T> {
-        self.forward_with(&self.bind(tape), ids)
-    }
-
-    /// [`Embedding::forward`] with the table already bound to a tape.
+    /// ```
+    /// use autograd::Tape;
+    /// use nn::Embedding;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// use tensor::Indices;
+    ///
+    /// let table = Embedding::<f32>::new(10, 4, &mut StdRng::seed_from_u64(0));
+    /// let tape = Tape::new();
+    /// let vectors = table.forward(&tape, &Indices::new(vec![1, 2, 3, 9, 0, 0], &[2, 3]));
+    /// assert_eq!(vectors.shape(), &[2, 3, 4]);
+    /// ```
     ///
     /// # Panics
     /// If an id is not below `vocab_size`.
-    pub fn forward_with(&self, weight: &Var<T>, ids: &Indices) -> Var<T> {
-        let rows = weight.index_select(0, ids.values());
+    pub fn forward(&self, tape: &Tape<T>, ids: &Indices) -> Var<T> {
+        let rows = tape.param(&self.weight).index_select(0, ids.values());
         let rows = match self.options.padding_idx {
             // Same values, but padding positions pass no gradient to the table.
             Some(pad) if ids.values().contains(&pad) => {
@@ -147,21 +155,12 @@ fn not_equal_mask<T: Element>(ids: &[usize], pad: usize) -> Vec<T> {
 }
 
 impl<T: Element> Module<T> for Embedding<T> {
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
-        vec![("weight".to_string(), &self.weight)]
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        visitor.param("weight", &self.weight);
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        vec![("weight".to_string(), &mut self.weight)]
-    }
-}
-
-impl<T: Element> Bind<T> for Embedding<T> {
-    type Bound = Var<T>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> Var<T> {
-        check_vars("Embedding", &self.named_params(), vars);
-        vars[0].clone()
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        visitor.param("weight", &mut self.weight);
     }
 }
 
@@ -190,7 +189,7 @@ mod tests {
         let grads = tape.backward(&y.sum()).unwrap();
         // Row 2 is read twice, row 3 once, row 0 (padding) once but gets nothing.
         assert_eq!(
-            table.weight().grad(&tape, &grads).unwrap().to_vec(),
+            table.weight().grad(&grads).unwrap().to_vec(),
             vec![0.0, 0.0, 0.0, 0.0, 2.0, 2.0, 1.0, 1.0]
         );
     }

@@ -5,14 +5,13 @@
 //! `[B, T, in]` input is read as `B*T` rows, multiplied once, and reshaped
 //! back to `[B, T, out]`.
 
-use autograd::{Tape, Var};
+use autograd::{Param, Tape, Var};
 use rand::Rng;
 use tensor::Element;
 
 use crate::activation::Activation;
 use crate::init::{self, InitScheme};
-use crate::module::{check_vars, Bind, Module};
-use crate::param::Param;
+use crate::module::{Module, Visitor, VisitorMut};
 
 /// Options of a [`Linear`] layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,15 +43,6 @@ pub struct Linear<T: Element = f32> {
     activation: Activation,
 }
 
-/// A [`Linear`]'s parameters bound to a tape: `W^T` (a view) and `b`.
-#[derive(Clone, Debug)]
-pub struct LinearVars<T: Element = f32> {
-    /// `W^T`, `[in, out]`.
-    pub weight_t: Var<T>,
-    /// `b`, `[out]`.
-    pub bias: Option<Var<T>>,
-}
-
 impl<T: Element> Linear<T> {
     /// A layer with Keras' defaults: Glorot-uniform weight, zero bias, no activation.
     pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Self {
@@ -77,8 +67,8 @@ impl<T: Element> Linear<T> {
             InitScheme::PyTorch => init::uniform(&[out_features], bound, rng),
         });
         Linear {
-            weight: Param::new("weight", weight),
-            bias: bias.map(|b| Param::new("bias", b)),
+            weight: Param::new(weight),
+            bias: bias.map(Param::new),
             activation: options.activation,
         }
     }
@@ -91,6 +81,16 @@ impl<T: Element> Linear<T> {
     /// `b`, `[out]`, if the layer has one.
     pub fn bias(&self) -> Option<&Param<T>> {
         self.bias.as_ref()
+    }
+
+    /// `W`, mutably (to set it by hand).
+    pub fn weight_mut(&mut self) -> &mut Param<T> {
+        &mut self.weight
+    }
+
+    /// `b`, mutably, if the layer has one.
+    pub fn bias_mut(&mut self) -> Option<&mut Param<T>> {
+        self.bias.as_mut()
     }
 
     /// The size of the last input axis.
@@ -114,58 +114,52 @@ impl<T: Element> Linear<T> {
 
     /// `y = act(x W^T + b)` for `x: [.., in]`, giving `[.., out]`.
     ///
-    /// # Panics
-    /// If the last axis of `x` is not `in_features`.
-    pub fn forward(&self, tape: &Tape<T>, x: &Var<T>) -> Var<T> {
-        self.forward_with(&self.bind(tape), x)
-    }
-
-    /// [`Linear::forward`] with parameters already bound.
+    /// ```
+    /// use autograd::Tape;
+    /// use nn::Linear;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// use tensor::Tensor;
+    ///
+    /// let layer = Linear::<f32>::new(3, 2, &mut StdRng::seed_from_u64(0));
+    /// let tape = Tape::new();
+    /// let y = layer.forward(&tape, &tape.constant(Tensor::ones(&[5, 3])));
+    /// assert_eq!(y.shape(), &[5, 2]);
+    /// ```
     ///
     /// # Panics
     /// If the last axis of `x` is not `in_features`.
-    pub fn forward_with(&self, w: &LinearVars<T>, x: &Var<T>) -> Var<T> {
-        let in_features = w.weight_t.dim(0);
+    pub fn forward(&self, tape: &Tape<T>, x: &Var<T>) -> Var<T> {
+        let in_features = self.in_features();
         assert!(
             x.ndim() >= 1 && x.shape()[x.ndim() - 1] == in_features,
             "Linear: input of shape {:?} does not end in {in_features} features",
             x.shape()
         );
+        let x_shape = x.shape().to_vec();
         let rows = x.value().numel() / in_features.max(1);
-        let y = x.reshape(&[rows, in_features]).matmul(&w.weight_t);
-        let y = match &w.bias {
-            Some(b) => &y + b,
-            None => y,
+        let x = x.reshape(&[rows, in_features]);
+        let weight_t = tape.param(&self.weight).t();
+        let y = match &self.bias {
+            Some(b) => x.matmul_add(&weight_t, &tape.param(b)),
+            None => x.matmul(&weight_t),
         };
-        let out_shape = self.output_shape(x.shape());
+        let out_shape = self.output_shape(&x_shape);
         self.activation.apply(&y.reshape(&out_shape))
     }
 }
 
 impl<T: Element> Module<T> for Linear<T> {
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
-        std::iter::once(&self.weight)
-            .chain(&self.bias)
-            .map(|p| (p.name().to_string(), p))
-            .collect()
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        visitor.param("weight", &self.weight);
+        if let Some(bias) = &self.bias {
+            visitor.param("bias", bias);
+        }
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        std::iter::once(&mut self.weight)
-            .chain(&mut self.bias)
-            .map(|p| (p.name().to_string(), p))
-            .collect()
-    }
-}
-
-impl<T: Element> Bind<T> for Linear<T> {
-    type Bound = LinearVars<T>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> LinearVars<T> {
-        check_vars("Linear", &self.named_params(), vars);
-        LinearVars {
-            weight_t: vars[0].t(),
-            bias: vars.get(1).cloned(),
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        visitor.param("weight", &mut self.weight);
+        if let Some(bias) = &mut self.bias {
+            visitor.param("bias", bias);
         }
     }
 }
@@ -182,12 +176,13 @@ mod tests {
     #[test]
     fn linear_computes_x_wt_plus_b_over_leading_axes() {
         let mut layer = Linear::<f64>::new(2, 3, &mut StdRng::seed_from_u64(0));
-        layer.named_params_mut()[0].1.set(Tensor::from_vec(
+        layer.weight_mut().set(Tensor::from_vec(
             vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
             &[3, 2],
         ));
-        layer.named_params_mut()[1]
-            .1
+        layer
+            .bias_mut()
+            .unwrap()
             .set(Tensor::from_vec(vec![1.0, 0.0, -1.0], &[3]));
         let tape = Tape::new();
         let x = tape.constant(Tensor::from_vec(vec![1.0, -1.0, 1.0, -1.0], &[2, 1, 2]));
@@ -207,13 +202,11 @@ mod tests {
         let loss = layer.forward(&tape, &x).sum();
         let grads = tape.backward(&loss).unwrap();
         // dL/db = number of rows; dL/dW = sum of inputs = 3 everywhere.
+        drop(tape);
         assert_eq!(
-            layer.bias().unwrap().grad(&tape, &grads).unwrap().to_vec(),
+            layer.bias().unwrap().grad(&grads).unwrap().to_vec(),
             vec![3.0, 3.0]
         );
-        assert_eq!(
-            layer.weight().grad(&tape, &grads).unwrap().to_vec(),
-            vec![3.0; 8]
-        );
+        assert_eq!(layer.weight().grad(&grads).unwrap().to_vec(), vec![3.0; 8]);
     }
 }

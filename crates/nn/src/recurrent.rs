@@ -37,7 +37,17 @@
 //! as in PyTorch; initial states take the same shape. A **stateful** layer
 //! keeps its final states (detached: as constants, cut from the old tape)
 //! and starts the next batch from them, for truncated backpropagation through
-//! time over a long text; [`Recurrent::reset_states`] forgets them.
+//! time over a long text; [`Recurrent::reset_states`] forgets them. (The
+//! carried states sit behind a lock, so the forward pass still takes
+//! `&self` and a model can be shared between threads.)
+//!
+//! # Dropout
+//! On a training tape ([`Tape::training`]) three kinds of dropout can be
+//! active, each as its own framework has it: `input_dropout` on each layer's
+//! input and `recurrent_dropout` on `h` before the recurrent product, both
+//! with one mask per sequence reused at every step (Keras' `dropout` and
+//! `recurrent_dropout`, Gal & Ghahramani, 2016), and `dropout` between
+//! stacked layers (PyTorch's). Masks come from the tape's generator.
 //!
 //! # Speed
 //! The time loop is inherently sequential, so the work outside it is moved
@@ -47,14 +57,15 @@
 //! once at the end. Per step there remain one `[B, H] @ [H, G*H]` product and
 //! a few `[B, H]` elementwise ops.
 
+use std::sync::{Mutex, PoisonError};
+
+use autograd::ops::arith::dropout_mask;
 use autograd::{Tape, Var};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use tensor::{Element, Tensor};
 
-use crate::cell::{CellOptions, CellVars, GruCell, LstmCell, RecurrentCell, RnnCell};
-use crate::module::{check_vars, Bind, Module};
-use crate::param::Param;
+use crate::cell::{CellOptions, GruCell, LstmCell, RecurrentCell, RnnCell};
+use crate::module::{Module, Visitor, VisitorMut};
 
 /// An LSTM layer (PyTorch's `nn.LSTM`, Keras' `LSTM`).
 pub type Lstm<T = f32> = Recurrent<T, LstmCell<T>>;
@@ -111,10 +122,14 @@ pub struct RecurrentConfig {
     pub bidirectional: bool,
     /// How the two directions' outputs combine (default concat).
     pub merge_mode: MergeMode,
-    /// Dropout on each layer's output except the last, while training (PyTorch's `dropout`).
+    /// Dropout on each layer's output except the last, in training passes
+    /// (PyTorch's `dropout`).
     pub dropout: f64,
+    /// Dropout on each layer's input, one mask per sequence reused at every
+    /// step, in training passes (Keras' `dropout`).
+    pub input_dropout: f64,
     /// Dropout on `h` before the recurrent product, one mask per sequence
-    /// reused at every step, while training (Keras' `recurrent_dropout`).
+    /// reused at every step, in training passes (Keras' `recurrent_dropout`).
     pub recurrent_dropout: f64,
     /// Read the sequence from its end and return the output in that reversed
     /// order (Keras' `go_backwards`).
@@ -123,8 +138,6 @@ pub struct RecurrentConfig {
     pub stateful: bool,
     /// Biases, initializers and (for the RNN) the activation.
     pub cell: CellOptions,
-    /// Seed of the layer's own generator, used for dropout masks.
-    pub seed: u64,
 }
 
 impl Default for RecurrentConfig {
@@ -134,11 +147,11 @@ impl Default for RecurrentConfig {
             bidirectional: false,
             merge_mode: MergeMode::Concat,
             dropout: 0.0,
+            input_dropout: 0.0,
             recurrent_dropout: 0.0,
             go_backwards: false,
             stateful: false,
             cell: CellOptions::default(),
-            seed: 0,
         }
     }
 }
@@ -154,8 +167,8 @@ impl RecurrentConfig {
     }
 }
 
-/// Per-call options of [`Recurrent::forward_with`]: which steps are valid and
-/// where to start.
+/// Per-call options of [`Recurrent::forward_options`]: which steps are valid
+/// and where to start.
 #[derive(Clone, Copy, Debug)]
 pub struct SequenceOptions<'a, T: Element = f32> {
     /// Valid steps per sequence, each sequence at the start of its row
@@ -241,16 +254,23 @@ impl<T: Element> RecurrentOutput<T> {
 }
 
 /// A stack of recurrent layers over time, generic over the cell (see the [module docs](self)).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Recurrent<T: Element, C: RecurrentCell<T>> {
     /// One cell per layer and direction: index `layer * directions + direction`.
     cells: Vec<C>,
     config: RecurrentConfig,
-    training: bool,
-    rng: StdRng,
     /// A stateful layer's final states from the last batch: `[h_n]` or `[h_n, c_n]`.
-    carried: Option<Vec<Tensor<T>>>,
-    _element: std::marker::PhantomData<T>,
+    carried: Mutex<Option<Vec<Tensor<T>>>>,
+}
+
+impl<T: Element, C: RecurrentCell<T>> Clone for Recurrent<T, C> {
+    fn clone(&self) -> Self {
+        Recurrent {
+            cells: self.cells.clone(),
+            config: self.config,
+            carried: Mutex::new(self.carried_states()),
+        }
+    }
 }
 
 impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
@@ -260,6 +280,20 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
     }
 
     /// A layer as configured, in training mode.
+    ///
+    /// ```
+    /// use autograd::Tape;
+    /// use nn::{Gru, RecurrentConfig};
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// use tensor::Tensor;
+    ///
+    /// let config = RecurrentConfig { num_layers: 2, bidirectional: true, ..Default::default() };
+    /// let gru = Gru::<f32>::with_config(8, 16, config, &mut StdRng::seed_from_u64(0));
+    /// let tape = Tape::new();
+    /// let out = gru.forward(&tape, &tape.constant(Tensor::zeros(&[4, 10, 8])));
+    /// assert_eq!(out.output.shape(), &[4, 10, 32]); // both directions' h at every step
+    /// assert_eq!(out.h_n.shape(), &[4, 4, 16]);     // [layers * directions, batch, hidden]
+    /// ```
     ///
     /// # Panics
     /// If `num_layers` is 0 or a dropout probability is not in `[0, 1)`.
@@ -276,6 +310,7 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
         );
         for (what, p) in [
             ("dropout", config.dropout),
+            ("input_dropout", config.input_dropout),
             ("recurrent_dropout", config.recurrent_dropout),
         ] {
             assert!(
@@ -295,11 +330,8 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
         }
         Recurrent {
             cells,
-            rng: StdRng::seed_from_u64(config.seed),
             config,
-            training: true,
-            carried: None,
-            _element: std::marker::PhantomData,
+            carried: Mutex::new(None),
         }
     }
 
@@ -311,6 +343,11 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
     /// The cells, index `layer * directions + direction`.
     pub fn cells(&self) -> &[C] {
         &self.cells
+    }
+
+    /// The cells, mutably.
+    pub fn cells_mut(&mut self) -> &mut [C] {
+        &mut self.cells
     }
 
     /// `E`, the input features.
@@ -335,53 +372,37 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
         vec![input[0], input[1], self.output_size()]
     }
 
-    /// Whether dropout is active.
-    pub fn is_training(&self) -> bool {
-        self.training
-    }
-
     /// A stateful layer's carried states (`[h_n]` or `[h_n, c_n]`), if any.
-    pub fn carried_states(&self) -> Option<&[Tensor<T>]> {
-        self.carried.as_deref()
+    pub fn carried_states(&self) -> Option<Vec<Tensor<T>>> {
+        self.carried
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Forgets a stateful layer's carried states: the next batch starts from zeros.
-    pub fn reset_states(&mut self) {
-        self.carried = None;
+    pub fn reset_states(&self) {
+        *self.carried.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Runs the layer over `x: [B, T, E]` with every step valid and the
     /// default initial state.
     ///
     /// # Panics
-    /// As [`Recurrent::forward_with`].
-    pub fn forward(&mut self, tape: &Tape<T>, x: &Var<T>) -> RecurrentOutput<T> {
+    /// As [`Recurrent::forward_options`].
+    pub fn forward(&self, tape: &Tape<T>, x: &Var<T>) -> RecurrentOutput<T> {
         self.forward_options(tape, x, &SequenceOptions::default())
     }
 
-    /// Runs the layer with lengths, a mask or initial states.
-    ///
-    /// # Panics
-    /// As [`Recurrent::forward_with`].
-    pub fn forward_options(
-        &mut self,
-        tape: &Tape<T>,
-        x: &Var<T>,
-        options: &SequenceOptions<'_, T>,
-    ) -> RecurrentOutput<T> {
-        let weights = self.bind(tape);
-        self.forward_with(&weights, x, options)
-    }
-
-    /// The time loop, with parameters already bound (one [`CellVars`] per cell).
+    /// Runs the layer with lengths, a mask or initial states: the time loop.
     ///
     /// # Panics
     /// If `x` is not `[B, T, E]` with `T >= 1`, if both or badly shaped
     /// `lengths`/`mask` are given, if an initial state has the wrong shape, or
     /// if a stateful layer's carried state is for another batch size.
-    pub fn forward_with(
-        &mut self,
-        weights: &[CellVars<T>],
+    pub fn forward_options(
+        &self,
+        tape: &Tape<T>,
         x: &Var<T>,
         options: &SequenceOptions<'_, T>,
     ) -> RecurrentOutput<T> {
@@ -399,24 +420,14 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             "{name}: input has {features} features, the layer expects {}",
             self.input_size()
         );
-        assert_eq!(
-            weights.len(),
-            self.cells.len(),
-            "{name}: {} bound cells for {} cells",
-            weights.len(),
-            self.cells.len()
-        );
         let (hidden, directions, layers) = (
             self.hidden_size(),
             self.config.directions(),
             self.config.num_layers,
         );
-        let tape = x.tape().clone();
-
         let mask = step_mask::<T>(name, batch, time, options.lengths, options.mask);
-        let initial = self.initial_state(&tape, batch, options.initial_state);
-        let dropping = self.training && self.config.recurrent_dropout > 0.0;
-        let keep = 1.0 - self.config.recurrent_dropout;
+        let initial = self.initial_state(tape, batch, options.initial_state);
+        let training = tape.is_training();
 
         // Time-major layout: step t of the projection is a contiguous [B, G*H] block.
         let mut layer_input = x.transpose(0, 1);
@@ -427,14 +438,25 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             for direction in 0..directions {
                 let index = layer * directions + direction;
                 let cell = &self.cells[index];
-                let mut w = weights[index].clone();
-                if dropping {
-                    let scale = T::from_f64(1.0 / keep);
-                    w.recurrent_mask =
-                        Some(Tensor::bernoulli(&[batch, hidden], keep, &mut self.rng).scale(scale));
+                let mut w = cell.params().on_tape(tape);
+                let mut input = flat.clone();
+                if training && self.config.input_dropout > 0.0 {
+                    // One [B, E] mask for the whole sequence: broadcast over the T steps.
+                    let features = layer_input.dim(2);
+                    let mask = dropout_mask(tape, &[batch, features], self.config.input_dropout);
+                    input = layer_input
+                        .dropout_with_mask(&mask)
+                        .reshape(&[time * batch, features]);
+                }
+                if training && self.config.recurrent_dropout > 0.0 {
+                    w.recurrent_mask = Some(dropout_mask(
+                        tape,
+                        &[batch, hidden],
+                        self.config.recurrent_dropout,
+                    ));
                 }
                 let projected = cell
-                    .project_input(&w, &flat)
+                    .project_input(&w, &input)
                     .reshape(&[time, batch, C::GATES * hidden])
                     .unbind(0);
                 let reverse = (direction == 1) != self.config.go_backwards;
@@ -448,8 +470,8 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             if let Some(zero_padding) = &mask.time_major {
                 merged = &merged * zero_padding;
             }
-            if self.training && self.config.dropout > 0.0 && layer + 1 < layers {
-                merged = merged.dropout(self.config.dropout, &mut self.rng);
+            if layer + 1 < layers {
+                merged = merged.dropout(self.config.dropout);
             }
             layer_input = merged;
         }
@@ -468,7 +490,7 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
         let h_n = gather(0);
         let c_n = (C::STATE_PARTS > 1).then(|| gather(1));
         if self.config.stateful {
-            self.carried = Some(
+            *self.carried.lock().unwrap_or_else(PoisonError::into_inner) = Some(
                 std::iter::once(&h_n)
                     .chain(&c_n)
                     .map(|v| v.value().clone())
@@ -506,7 +528,7 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             }
             return given.to_vec();
         }
-        if let Some(carried) = &self.carried {
+        if let Some(carried) = self.carried_states() {
             assert_eq!(
                 carried[0].shape(),
                 expected,
@@ -588,7 +610,7 @@ fn step_mask<T: Element>(
 /// time order and the final state.
 fn run_direction<T: Element, C: RecurrentCell<T>>(
     cell: &C,
-    w: &CellVars<T>,
+    w: &crate::cell::CellWeights<T>,
     projected: &[Var<T>],
     mask: &[Option<Tensor<T>>],
     mut state: Vec<Var<T>>,
@@ -643,36 +665,20 @@ impl<T: Element> NonZero<T> for Tensor<T> {
 impl<T: Element, C: RecurrentCell<T>> Module<T> for Recurrent<T, C> {
     /// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, with
     /// `_reverse` for the second direction: PyTorch's names and order.
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
         let directions = self.config.directions();
-        self.cells
-            .iter()
-            .enumerate()
-            .flat_map(|(i, cell)| {
-                let suffix = layer_suffix(i, directions);
-                cell.named_params()
-                    .into_iter()
-                    .map(move |(name, p)| (format!("{name}{suffix}"), p))
-            })
-            .collect()
+        for (i, cell) in self.cells.iter().enumerate() {
+            cell.params()
+                .visit_with_suffix(&layer_suffix(i, directions), visitor);
+        }
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
         let directions = self.config.directions();
-        self.cells
-            .iter_mut()
-            .enumerate()
-            .flat_map(|(i, cell)| {
-                let suffix = layer_suffix(i, directions);
-                cell.named_params_mut()
-                    .into_iter()
-                    .map(move |(name, p)| (format!("{name}{suffix}"), p))
-            })
-            .collect()
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+        for (i, cell) in self.cells.iter_mut().enumerate() {
+            cell.params_mut()
+                .visit_mut_with_suffix(&layer_suffix(i, directions), visitor);
+        }
     }
 }
 
@@ -682,28 +688,11 @@ fn layer_suffix(cell_index: usize, directions: usize) -> String {
     format!("_l{layer}{}", if direction == 1 { "_reverse" } else { "" })
 }
 
-impl<T: Element, C: RecurrentCell<T>> Bind<T> for Recurrent<T, C> {
-    type Bound = Vec<CellVars<T>>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> Vec<CellVars<T>> {
-        check_vars(C::NAME, &self.named_params(), vars);
-        let mut start = 0;
-        self.cells
-            .iter()
-            .map(|cell| {
-                let n = cell.named_params().len();
-                let bound = cell.bind_vars(&vars[start..start + n]);
-                start += n;
-                bound
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::rngs::StdRng;
+    use rand::SeedableRng;
 
     #[test]
     fn parameters_are_named_and_ordered_like_pytorch() {
@@ -746,7 +735,7 @@ mod tests {
             bidirectional: true,
             ..Default::default()
         };
-        let mut gru = Gru::<f64>::with_config(3, 4, config, &mut StdRng::seed_from_u64(1));
+        let gru = Gru::<f64>::with_config(3, 4, config, &mut StdRng::seed_from_u64(1));
         let tape = Tape::new();
         let x = tape.constant(Tensor::ones(&[2, 5, 3]));
         let out = gru.forward(&tape, &x);
@@ -758,7 +747,7 @@ mod tests {
 
     #[test]
     fn padded_steps_output_zeros_and_keep_the_state() {
-        let mut lstm = Lstm::<f64>::new(2, 3, &mut StdRng::seed_from_u64(2));
+        let lstm = Lstm::<f64>::new(2, 3, &mut StdRng::seed_from_u64(2));
         let tape = Tape::new();
         let x = tape.constant(Tensor::rand_normal(
             &[2, 4, 2],

@@ -3,10 +3,10 @@
 //! Each row is one layer: its name and type, the shape of its output for a
 //! given input shape, and its parameter count; the footer gives the total.
 //! A model builds its summary by adding its layers in order (see
-//! [`SentimentLstm::summary`](crate::models::SentimentLstm::summary)):
+//! [`SentimentModel::summary`](crate::models::SentimentModel::summary)):
 //!
 //! ```text
-//! Model: "SentimentLstm"
+//! Model: "SentimentModel"
 //! ____________________________________________________________________
 //!  Layer (type)                   Output Shape               Param #
 //! ====================================================================

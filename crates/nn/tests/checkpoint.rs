@@ -3,12 +3,12 @@
 
 use autograd::Tape;
 use nn::checkpoint::{self, Problem};
-use nn::{CharLstm, CharRnnConfig, Module, SentimentConfig, SentimentLstm};
+use nn::{CharRnn, CharRnnConfig, Metadata, Module, SentimentConfig, SentimentModel};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
 
-fn sentiment(seed: u64) -> SentimentLstm<f32> {
+fn sentiment(seed: u64) -> SentimentModel<f32> {
     let config = SentimentConfig {
         embedding_dim: 6,
         hidden_size: 5,
@@ -16,22 +16,18 @@ fn sentiment(seed: u64) -> SentimentLstm<f32> {
         bidirectional: true,
         ..SentimentConfig::new(20)
     };
-    SentimentLstm::new(config, &mut StdRng::seed_from_u64(seed))
+    SentimentModel::new(config, &mut StdRng::seed_from_u64(seed))
 }
 
-fn values(model: &impl Module<f32>) -> Vec<Tensor<f32>> {
-    model
-        .named_params()
-        .into_iter()
-        .map(|(_, p)| p.value().clone())
-        .collect()
+fn values<T: tensor::Element>(model: &impl Module<T>) -> Vec<Tensor<T>> {
+    model.state_dict().into_iter().map(|(_, t)| t).collect()
 }
 
 #[test]
 fn save_then_load_into_a_fresh_model_gives_the_same_outputs_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sentiment.safetensors");
-    let mut trained = sentiment(1);
+    let trained = sentiment(1);
     checkpoint::save(&trained, &path).unwrap();
     let mut fresh = sentiment(2);
     assert_ne!(values(&fresh), values(&trained));
@@ -51,13 +47,14 @@ fn save_then_load_into_a_fresh_model_gives_the_same_outputs_bit_for_bit() {
         hidden_size: 4,
         ..CharRnnConfig::new(7)
     };
-    let char_model = CharLstm::<f32>::new(config, &mut StdRng::seed_from_u64(3));
+    let char_model = CharRnn::<f32>::new(config, &mut StdRng::seed_from_u64(3));
     checkpoint::save(&char_model, &path).unwrap();
-    let mut loaded = CharLstm::<f32>::new(config, &mut StdRng::seed_from_u64(4));
+    let mut loaded = CharRnn::<f32>::new(config, &mut StdRng::seed_from_u64(4));
     checkpoint::load(&mut loaded, &path).unwrap();
     assert_eq!(values(&loaded), values(&char_model));
-    let names: Vec<String> = checkpoint::load_tensors::<f32>(&path)
+    let names: Vec<String> = checkpoint::read::<f32>(&path)
         .unwrap()
+        .tensors
         .into_keys()
         .collect();
     assert!(
@@ -71,11 +68,7 @@ fn every_problem_is_listed_and_nothing_is_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.safetensors");
     let good = sentiment(1);
-    let mut tensors: Vec<(String, Tensor<f32>)> = good
-        .named_params()
-        .into_iter()
-        .map(|(n, p)| (n, p.value().clone()))
-        .collect();
+    let mut tensors: Vec<(String, Tensor<f32>)> = good.state_dict();
     tensors.retain(|(n, _)| n != "lstm.bias_hh_l1"); // missing
     tensors.push(("lstm.extra".into(), Tensor::zeros(&[3]))); // unexpected
     for (name, t) in &mut tensors {
@@ -83,7 +76,7 @@ fn every_problem_is_listed_and_nothing_is_loaded() {
             *t = Tensor::zeros(&[1, 3]); // mis-shaped
         }
     }
-    checkpoint::save_tensors(&tensors, &path).unwrap();
+    checkpoint::save_tensors(&tensors, &Metadata::new(), &path).unwrap();
     let mut model = sentiment(2);
     let before = values(&model);
     let error = checkpoint::load(&mut model, &path).unwrap_err();
@@ -118,24 +111,50 @@ fn every_problem_is_listed_and_nothing_is_loaded() {
         message.contains("missing tensor \"lstm.bias_hh_l1\""),
         "{message}"
     );
+}
 
-    // An f32 file into an f64 model: every tensor has the wrong dtype.
+/// As PyTorch's `load_state_dict` does, a float32 file loads into a float64
+/// model (exactly) and back (rounded to the nearest float32).
+#[test]
+fn float32_and_float64_files_convert() {
+    let dir = tempfile::tempdir().unwrap();
     let f32_path = dir.path().join("f32.safetensors");
+    let good = sentiment(1);
     checkpoint::save(&good, &f32_path).unwrap();
-    let config = SentimentConfig {
-        embedding_dim: 6,
-        hidden_size: 5,
-        num_layers: 2,
-        bidirectional: true,
-        ..SentimentConfig::new(20)
-    };
-    let mut f64_model = SentimentLstm::<f64>::new(config, &mut StdRng::seed_from_u64(0));
-    let error = checkpoint::load(&mut f64_model, &f32_path).unwrap_err();
-    assert_eq!(error.problems.len(), good.named_params().len());
-    assert!(
-        matches!(&error.problems[0], Problem::Dtype { expected, found, .. } if expected == "F64" && found == "F32"),
-        "{error}"
-    );
+    let config = *good.config();
+    let mut f64_model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));
+    checkpoint::load(&mut f64_model, &f32_path).unwrap();
+    let widened: Vec<Vec<f64>> = values(&good)
+        .iter()
+        .map(|t| t.to_vec().iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let loaded: Vec<Vec<f64>> = values(&f64_model).iter().map(Tensor::to_vec).collect();
+    assert_eq!(loaded, widened);
+
+    let f64_path = dir.path().join("f64.safetensors");
+    checkpoint::save(&f64_model, &f64_path).unwrap();
+    let mut back = sentiment(5);
+    checkpoint::load(&mut back, &f64_path).unwrap();
+    assert_eq!(values(&back), values(&good));
+}
+
+/// The metadata travels with the tensors, so a file can rebuild its model.
+#[test]
+fn metadata_rebuilds_the_model() {
+    use nn::ModelConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("described.safetensors");
+    let model = sentiment(7);
+    let mut metadata = model.config().to_metadata();
+    metadata.insert("vocab".into(), "<pad>\n<unk>\nthe".into());
+    checkpoint::save_with_metadata(&model, &metadata, &path).unwrap();
+    let file = checkpoint::read::<f32>(&path).unwrap();
+    assert_eq!(file.metadata["format"], "pt");
+    assert_eq!(file.metadata["vocab"], "<pad>\n<unk>\nthe");
+    let config = SentimentConfig::from_metadata(&file.metadata).unwrap();
+    let mut rebuilt = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(99));
+    checkpoint::load(&mut rebuilt, &path).unwrap();
+    assert_eq!(values(&rebuilt), values(&model));
 }
 
 #[test]

@@ -29,12 +29,11 @@ fn check_cell<C: RecurrentCell<f64>>(
     let cell = C::new(input, hidden, &options, &mut StdRng::seed_from_u64(seed));
     let mut inputs = vec![normal(&[batch, input], seed + 1)];
     inputs.extend((0..C::STATE_PARTS).map(|k| normal(&[batch, hidden], seed + 2 + k as u64)));
-    inputs.extend(cell.named_params().iter().map(|(_, p)| p.value().clone()));
+    inputs.extend(cell.state_dict().into_iter().map(|(_, value)| value));
     let parts = C::STATE_PARTS;
-    let step = |_: &autograd::Tape<f64>, v: &[Var<f64>]| {
-        let w = cell.bind_vars(&v[1 + parts..]);
-        let next = cell.step(&w, &cell.project_input(&w, &v[0]), &v[1..1 + parts]);
-        Var::concat(&next, 1)
+    let step = |tape: &autograd::Tape<f64>, v: &[Var<f64>]| {
+        cell.use_vars_as_params(tape, &v[1 + parts..]);
+        Var::concat(&cell.forward(tape, &v[0], &v[1..1 + parts]), 1)
     };
     let report = gradcheck(step, &inputs, &GradcheckOptions::default())
         .unwrap_or_else(|r| panic!("{}: {r}", C::NAME));

@@ -11,7 +11,7 @@ mod common;
 use autograd::{gradcheck, GradcheckOptions, GradcheckReport, Tape, Var};
 use common::{flatten_all, normal, pre_padded_mask, Kind, Padding, MERGE_MODES};
 use nn::{
-    Bind, CellOptions, InitScheme, MergeMode, Module, Recurrent, RecurrentCell, RecurrentConfig,
+    CellOptions, InitScheme, MergeMode, Module, Recurrent, RecurrentCell, RecurrentConfig,
     SequenceOptions,
 };
 use proptest::prelude::*;
@@ -77,6 +77,7 @@ fn gradcheck_layer<C: RecurrentCell<f64>>(case: &Case) -> Result<GradcheckReport
         bidirectional: case.bidirectional,
         merge_mode: case.merge,
         dropout: if case.dropout { 0.3 } else { 0.0 },
+        input_dropout: if case.recurrent_dropout { 0.2 } else { 0.0 },
         recurrent_dropout: if case.recurrent_dropout { 0.4 } else { 0.0 },
         go_backwards: case.go_backwards,
         stateful: case.stateful,
@@ -84,9 +85,8 @@ fn gradcheck_layer<C: RecurrentCell<f64>>(case: &Case) -> Result<GradcheckReport
             init: InitScheme::PyTorch,
             ..Default::default()
         },
-        seed: case.seed,
     };
-    let mut layer = Recurrent::<f64, C>::with_config(INPUT, HIDDEN, config, &mut rng);
+    let layer = Recurrent::<f64, C>::with_config(INPUT, HIDDEN, config, &mut rng);
     let (batch, time) = (case.batch, case.time);
     let lengths: Vec<usize> = (0..batch).map(|_| rng.gen_range(1..=time)).collect();
     let mask = match case.padding {
@@ -119,18 +119,23 @@ fn gradcheck_layer<C: RecurrentCell<f64>>(case: &Case) -> Result<GradcheckReport
     };
     let mut inputs = vec![normal(&[batch, time, INPUT], case.seed + 1)];
     inputs.extend((0..parts).map(|k| normal(&state_shape, case.seed + 2 + k as u64)));
-    inputs.extend(layer.named_params().iter().map(|(_, p)| p.value().clone()));
+    inputs.extend(layer.state_dict().into_iter().map(|(_, value)| value));
 
-    let run = |_: &Tape<f64>, v: &[Var<f64>]| {
-        let mut layer = layer.clone(); // same generator state: the same dropout masks on every call
-        let weights = layer.bind_vars(&v[1 + parts..]);
+    let run = |tape: &Tape<f64>, v: &[Var<f64>]| {
+        let layer = layer.clone(); // the same carried state on every call
+        layer.use_vars_as_params(tape, &v[1 + parts..]);
         let options = SequenceOptions {
             initial_state: (parts > 0).then_some(&v[1..1 + parts]),
             ..options
         };
-        flatten_all(&layer.forward_with(&weights, &v[0], &options))
+        flatten_all(&layer.forward_options(tape, &v[0], &options))
     };
-    gradcheck(run, &inputs, &GradcheckOptions::default())
+    // Training tapes with one seed: dropout active, the same masks on every call.
+    let options = GradcheckOptions {
+        training_seed: Some(case.seed),
+        ..Default::default()
+    };
+    gradcheck(run, &inputs, &options)
 }
 
 fn check(case: &Case) {
@@ -223,13 +228,12 @@ fn a_missing_gradient_is_caught() {
     let mut rng = StdRng::seed_from_u64(0);
     let layer = nn::Lstm::<f64>::new(INPUT, HIDDEN, &mut rng);
     let mut inputs = vec![normal(&[1, 2, INPUT], 1)];
-    inputs.extend(layer.named_params().iter().map(|(_, p)| p.value().clone()));
+    inputs.extend(layer.state_dict().into_iter().map(|(_, value)| value));
     let run = |tape: &Tape<f64>, v: &[Var<f64>]| {
-        let mut layer = layer.clone();
         let mut vars = v[1..].to_vec();
-        vars[1] = tape.constant(v[2].value().clone()); // weight_hh cut off from its leaf
-        let weights = layer.bind_vars(&vars);
-        flatten_all(&layer.forward_with(&weights, &v[0], &SequenceOptions::default()))
+        vars[1] = tape.leaf(v[2].value().clone()); // weight_hh cut off from the checked input
+        layer.use_vars_as_params(tape, &vars);
+        flatten_all(&layer.forward(tape, &v[0]))
     };
     let report = gradcheck(run, &inputs, &GradcheckOptions::default()).unwrap_err();
     assert!(report.to_string().contains("FAILED"));

@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use autograd::Tape;
 use common::{assert_close, normal, reverse_within, Kind, MERGE_MODES};
 use nn::{
@@ -60,7 +62,7 @@ fn run<C: RecurrentCell<f64>>(
     r: &Tensor<f64>,
     s: &Tensor<f64>,
 ) -> Run {
-    let mut layer = layer.clone();
+    let layer = layer.clone();
     let tape = Tape::new();
     let xv = tape.leaf(x.clone());
     let out = layer.forward_options(&tape, &xv, options);
@@ -75,9 +77,13 @@ fn run<C: RecurrentCell<f64>>(
         c_n: out.c_n.as_ref().map(|c| c.value().clone()),
         grad_x: grads[&xv].clone(),
         grad_params: layer
-            .gradients(&tape, &grads)
+            .named_params()
             .into_iter()
-            .map(|(n, g)| g.unwrap_or_else(|| panic!("no gradient for {n}")))
+            .map(|(n, p)| {
+                p.grad(&grads)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("no gradient for {n}"))
+            })
             .collect(),
     }
 }
@@ -273,17 +279,15 @@ fn bidirectional_is_forward_and_reversed<C: RecurrentCell<f64>>(
             config(1, false, MergeMode::Concat),
             &mut rng.clone(),
         );
-        for ((name, p), (bi_name, bi_p)) in layer.named_params_mut().into_iter().zip(
-            bi.named_params()
-                .into_iter()
-                .filter(|(n, _)| n.ends_with(suffix)),
-        ) {
-            assert!(bi_name.starts_with(name.as_str()), "{bi_name} vs {name}");
-            p.set(bi_p.value().clone());
-        }
+        let weights: BTreeMap<String, Tensor<f64>> = bi
+            .state_dict()
+            .into_iter()
+            .filter_map(|(n, t)| Some((format!("{}_l0", n.strip_suffix(suffix)?), t)))
+            .collect();
+        layer.load_state_dict(&weights, true).unwrap();
         layer
     };
-    let (mut forward, mut backward) = (one_direction("_l0"), one_direction("_l0_reverse"));
+    let (forward, backward) = (one_direction("_l0"), one_direction("_l0_reverse"));
     let fwd = forward.forward_options(
         &tape,
         &tape.constant(x.clone()),
@@ -326,10 +330,10 @@ fn stateful_halves_equal_one_pass<C: RecurrentCell<f64>>(
         stateful: true,
         ..config(layers, false, MergeMode::Concat)
     };
-    let mut layer = Recurrent::<f64, C>::with_config(INPUT, HIDDEN, config, &mut rng);
+    let layer = Recurrent::<f64, C>::with_config(INPUT, HIDDEN, config, &mut rng);
     let x = normal(&[lengths.len(), time, INPUT], seed + 1);
     let whole = {
-        let mut fresh = layer.clone();
+        let fresh = layer.clone();
         let tape = Tape::no_grad();
         fresh.forward_options(
             &tape,
@@ -353,7 +357,7 @@ fn stateful_halves_equal_one_pass<C: RecurrentCell<f64>>(
     );
     // Detached: the second tape holds only the second half's ops, as many as a fresh run records.
     let fresh_tape = Tape::new();
-    let mut fresh = layer.clone();
+    let fresh = layer.clone();
     fresh.reset_states();
     fresh.forward_options(
         &fresh_tape,
@@ -393,20 +397,13 @@ fn go_backwards_reads_from_the_end<C: RecurrentCell<f64>>(layers: usize, seed: u
         config(layers, false, MergeMode::Concat),
         &mut rng,
     );
-    let mut backwards = plain.clone();
     let config = RecurrentConfig {
         go_backwards: true,
         ..config(layers, false, MergeMode::Concat)
     };
-    let mut fresh = Recurrent::<f64, C>::with_config(INPUT, HIDDEN, config, &mut rng);
-    for ((_, p), (_, q)) in fresh
-        .named_params_mut()
-        .into_iter()
-        .zip(backwards.named_params_mut())
-    {
-        p.set(q.value().clone());
-    }
-    backwards = fresh;
+    let mut backwards = Recurrent::<f64, C>::with_config(INPUT, HIDDEN, config, &mut rng);
+    let weights = plain.state_dict().into_iter().collect();
+    backwards.load_state_dict(&weights, true).unwrap();
     let x = normal(&[2, 4, INPUT], seed + 1);
     let tape = Tape::no_grad();
     let got = backwards.forward(&tape, &tape.constant(x.clone()));
@@ -460,7 +457,7 @@ proptest! {
 #[test]
 fn an_empty_sequence_keeps_its_initial_state() {
     let mut rng = StdRng::seed_from_u64(3);
-    let mut lstm =
+    let lstm =
         nn::Lstm::<f64>::with_config(INPUT, HIDDEN, config(1, true, MergeMode::Concat), &mut rng);
     let tape = Tape::new();
     let h0 = tape.constant(normal(&[2, 2, HIDDEN], 1));
@@ -491,7 +488,7 @@ fn a_stateful_layer_rejects_a_new_batch_size() {
         stateful: true,
         ..config(1, false, MergeMode::Concat)
     };
-    let mut gru = nn::Gru::<f64>::with_config(INPUT, HIDDEN, config, &mut StdRng::seed_from_u64(0));
+    let gru = nn::Gru::<f64>::with_config(INPUT, HIDDEN, config, &mut StdRng::seed_from_u64(0));
     let tape = Tape::no_grad();
     gru.forward(&tape, &tape.constant(normal(&[2, 2, INPUT], 0)));
     gru.forward(&tape, &tape.constant(normal(&[3, 2, INPUT], 0)));

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use nn::checkpoint::write_atomically;
+
 /// Metrics by name, one value per epoch.
 #[derive(Clone, Debug, Default)]
 pub struct History {
@@ -31,6 +33,47 @@ impl History {
             }
             self.values.entry(name.to_string()).or_default().push(value);
         }
+    }
+
+    /// Reads a history written by [`History::to_csv`].
+    ///
+    /// # Errors
+    /// If the header does not start with `epoch`, a row has another number
+    /// of fields than the header, or a value is not a number.
+    pub fn from_csv(text: &str) -> Result<History, String> {
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        if header.first() != Some(&"epoch") {
+            return Err(format!(
+                "history: the header must start with \"epoch\", found {:?}",
+                header.join(",")
+            ));
+        }
+        let names = &header[1..];
+        let mut history = History::new();
+        for (row, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != header.len() {
+                return Err(format!(
+                    "history: row {} has {} fields, the header {}",
+                    row + 1,
+                    fields.len(),
+                    header.len()
+                ));
+            }
+            let mut metrics = Vec::new();
+            for (name, text) in names.iter().zip(&fields[1..]) {
+                if text.is_empty() {
+                    continue;
+                }
+                let value: f64 = text.parse().map_err(|_| {
+                    format!("history: row {}, {name}: {text:?} is not a number", row + 1)
+                })?;
+                metrics.push((*name, value));
+            }
+            history.record(&metrics);
+        }
+        Ok(history)
     }
 
     /// The values of one metric, by epoch.
@@ -126,16 +169,24 @@ impl History {
     }
 
     /// Writes `history.csv`, and `<family>.svg` for each metric family (a metric
-    /// `m` and its `val_m` share a chart), into `directory`.
+    /// `m` and its `val_m` share a chart), into `directory`, each file atomically.
+    ///
+    /// # Errors
+    /// If a file cannot be written.
     pub fn save(&self, directory: &Path) -> io::Result<()> {
         std::fs::create_dir_all(directory)?;
-        std::fs::write(directory.join("history.csv"), self.to_csv())?;
+        write_atomically(&directory.join("history.csv"), self.to_csv().as_bytes())?;
         for name in self.names.iter().filter(|n| !n.starts_with("val_")) {
             let validation = format!("val_{name}");
             let chart = self.to_svg(name, &[name.as_str(), validation.as_str()]);
-            std::fs::write(directory.join(format!("{name}.svg")), chart)?;
+            write_atomically(&directory.join(format!("{name}.svg")), chart.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// The names of the metrics, in the order they were first recorded.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 }
 
@@ -154,5 +205,11 @@ mod tests {
         );
         let svg = history.to_svg("loss", &["loss", "val_loss"]);
         assert_eq!(svg.matches("<polyline").count(), 2);
+        let read = History::from_csv(&history.to_csv()).unwrap();
+        assert_eq!(read.to_csv(), history.to_csv());
+        assert!(History::from_csv("epoch,loss\n1,abc\n")
+            .unwrap_err()
+            .contains("\"abc\" is not a number"));
+        assert!(History::from_csv("step,loss\n").is_err());
     }
 }

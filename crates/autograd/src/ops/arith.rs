@@ -1,7 +1,6 @@
 //! Arithmetic: the four operations with broadcasting, `neg`, `maximum`,
 //! `minimum`, `where_` and dropout.
 
-use rand::Rng;
 use smallvec::smallvec;
 use tensor::{Element, Tensor};
 
@@ -193,21 +192,29 @@ impl<T: Element> Var<T> {
         self.mul(&self.constant_like(mask.clone()))
     }
 
-    /// Inverted dropout: zeroes each element with probability `p` and scales the
-    /// rest by `1/(1-p)`, so the expected value is unchanged. `p = 0` is the identity.
+    /// Inverted dropout on a training tape ([`Tape::training`](crate::Tape::training)):
+    /// zeroes each element with probability `p` and scales the rest by
+    /// `1/(1-p)`, so the expected value is unchanged; the mask comes from the
+    /// tape's generator. On any other tape, and for `p = 0`, the identity.
     ///
     /// # Panics
     /// If `p` is not in `[0, 1)`.
-    pub fn dropout(&self, p: f64, rng: &mut impl Rng) -> Var<T> {
+    pub fn dropout(&self, p: f64) -> Var<T> {
         assert!(
             (0.0..1.0).contains(&p),
             "dropout: probability {p} is not in [0, 1)"
         );
-        if p == 0.0 {
+        if p == 0.0 || !self.tape().is_training() {
             return self.clone();
         }
-        let mask =
-            Tensor::<T>::bernoulli(self.shape(), 1.0 - p, rng).scale(T::from_f64(1.0 / (1.0 - p)));
+        let mask = dropout_mask(self.tape(), self.shape(), p);
         self.dropout_with_mask(&mask)
     }
+}
+
+/// A mask of `0` (probability `p`) and `1/(1-p)`, drawn from the tape's generator.
+pub fn dropout_mask<T: Element>(tape: &crate::Tape<T>, shape: &[usize], p: f64) -> Tensor<T> {
+    let keep = 1.0 - p;
+    tape.with_rng(|rng| Tensor::<T>::bernoulli(shape, keep, rng))
+        .scale(T::from_f64(1.0 / keep))
 }

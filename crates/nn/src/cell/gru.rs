@@ -4,9 +4,8 @@ use autograd::Var;
 use rand::Rng;
 use tensor::Element;
 
-use super::{gate_blocks, one_minus, CellOptions, CellParams, CellVars, RecurrentCell};
-use crate::module::{Bind, Module};
-use crate::param::Param;
+use super::{gate_blocks, one_minus, CellOptions, CellParams, CellWeights, RecurrentCell};
+use crate::module::{Module, Visitor, VisitorMut};
 
 /// Gated recurrent unit, PyTorch's formulation and gate order `r, z, n`:
 ///
@@ -52,42 +51,37 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
         &self.params
     }
 
-    fn project_input(&self, w: &CellVars<T>, x: &Var<T>) -> Var<T> {
+    fn params_mut(&mut self) -> &mut CellParams<T> {
+        &mut self.params
+    }
+
+    fn project_input(&self, w: &CellWeights<T>, x: &Var<T>) -> Var<T> {
         w.input_product(x, false)
     }
 
-    fn step(&self, w: &CellVars<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
         let h = &state[0];
         let hidden = match &w.b_hh {
             Some(b_hh) => &w.recurrent(h) + b_hh,
             None => w.recurrent(h),
         };
-        let [x_r, x_z, x_n]: [Var<T>; 3] =
-            gate_blocks(x_projected, 3).try_into().expect("three gates");
-        let [h_r, h_z, h_n]: [Var<T>; 3] = gate_blocks(&hidden, 3).try_into().expect("three gates");
+        let [x_r, x_z, x_n] = gate_blocks(x_projected);
+        let [h_r, h_z, h_n] = gate_blocks(&hidden);
         let r = (&x_r + &h_r).sigmoid();
         let z = (&x_z + &h_z).sigmoid();
         let n = (&x_n + &(&r * &h_n)).tanh();
-        let h = &(&one_minus(&z) * &n) + &(&z * h);
+        let h = one_minus(&z) * n + &z * h;
         vec![h]
     }
 }
 
 impl<T: Element> Module<T> for GruCell<T> {
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
-        self.params.named_params()
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        self.params.visit(visitor);
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        self.params.named_params_mut()
-    }
-}
-
-impl<T: Element> Bind<T> for GruCell<T> {
-    type Bound = CellVars<T>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> CellVars<T> {
-        self.params.bind_vars(vars)
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        self.params.visit_mut(visitor);
     }
 }
 
@@ -112,10 +106,11 @@ mod tests {
             vec![0.0; 3],
             vec![0.0; 3],
         ];
-        for ((_, p), v) in cell.named_params_mut().into_iter().zip(values) {
+        let mut values = values.into_iter();
+        cell.visit_mut(&mut VisitorMut::new(&mut |_, p| {
             let shape = p.shape().to_vec();
-            p.set(Tensor::from_vec(v, &shape));
-        }
+            p.set(Tensor::from_vec(values.next().unwrap(), &shape));
+        }));
         let tape = Tape::new();
         let x = tape.constant(Tensor::ones(&[1, 1]));
         let h = tape.constant(Tensor::ones(&[1, 1]));

@@ -4,10 +4,9 @@ use autograd::Var;
 use rand::Rng;
 use tensor::Element;
 
-use super::{gate_blocks, set_block, CellOptions, CellParams, CellVars, RecurrentCell};
+use super::{gate_blocks, set_block, CellOptions, CellParams, CellWeights, RecurrentCell};
 use crate::init::InitScheme;
-use crate::module::{Bind, Module};
-use crate::param::Param;
+use crate::module::{Module, Visitor, VisitorMut};
 
 /// Long short-term memory, PyTorch's formulation and gate order `i, f, g, o`:
 ///
@@ -62,32 +61,28 @@ impl<T: Element> RecurrentCell<T> for LstmCell<T> {
         &self.params
     }
 
-    fn step(&self, w: &CellVars<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
+    fn params_mut(&mut self) -> &mut CellParams<T> {
+        &mut self.params
+    }
+
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
         let (h, c) = (&state[0], &state[1]);
         let gates = x_projected + &w.recurrent(h);
-        let [i, f, g, o]: [Var<T>; 4] = gate_blocks(&gates, 4).try_into().expect("four gates");
+        let [i, f, g, o] = gate_blocks(&gates);
         let (i, f, g, o) = (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid());
-        let c = &(&f * c) + &(&i * &g);
+        let c = f * c + i * g;
         let h = &o * &c.tanh();
         vec![h, c]
     }
 }
 
 impl<T: Element> Module<T> for LstmCell<T> {
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
-        self.params.named_params()
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        self.params.visit(visitor);
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        self.params.named_params_mut()
-    }
-}
-
-impl<T: Element> Bind<T> for LstmCell<T> {
-    type Bound = CellVars<T>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> CellVars<T> {
-        self.params.bind_vars(vars)
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        self.params.visit_mut(visitor);
     }
 }
 
@@ -116,10 +111,11 @@ mod tests {
             vec![0.0; 4],
             vec![0.0; 4],
         ];
-        for ((_, p), v) in cell.named_params_mut().into_iter().zip(values) {
+        let mut values = values.into_iter();
+        cell.visit_mut(&mut VisitorMut::new(&mut |_, p| {
             let shape = p.shape().to_vec();
-            p.set(Tensor::from_vec(v, &shape));
-        }
+            p.set(Tensor::from_vec(values.next().unwrap(), &shape));
+        }));
         let tape = Tape::new();
         let x = tape.constant(Tensor::ones(&[1, 1]));
         let state = cell.zero_state(&tape, 1);

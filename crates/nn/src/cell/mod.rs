@@ -17,8 +17,11 @@
 //! state, so a sequence layer computes it for **all** time steps in one
 //! matrix product before the time loop ([`RecurrentCell::project_input`],
 //! `[B*T, E] @ [E, G*H]`). Inside the loop only the recurrent product
-//! `h W_hh^T` remains ([`CellVars::recurrent`]); [`RecurrentCell::step`]
+//! `h W_hh^T` remains ([`CellWeights::recurrent`]); [`RecurrentCell::step`]
 //! takes the already projected input of one step.
+//!
+//! A sequence layer asks the tape for a cell's weights once per sequence
+//! ([`CellParams::on_tape`]), transposed once, not at every step.
 //!
 //! # State
 //! A state is a list of vars, `h` first: `[h]` for the RNN and GRU, `[h, c]`
@@ -28,14 +31,13 @@ pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
-use autograd::{Tape, Var};
+use autograd::{Param, Tape, Var};
 use rand::Rng;
 use tensor::{Element, Tensor};
 
 use crate::activation::Activation;
 use crate::init::{Init, InitScheme};
-use crate::module::{check_vars, Bind, Module};
-use crate::param::Param;
+use crate::module::{Module, Visitor, VisitorMut};
 
 pub use gru::GruCell;
 pub use lstm::LstmCell;
@@ -99,15 +101,12 @@ impl<T: Element> CellParams<T> {
                 Init::Uniform(bound),
             ),
         };
-        let weight_ih = Param::new("weight_ih", input_init.tensor(&[rows, input_size], rng));
-        let weight_hh = Param::new(
-            "weight_hh",
-            recurrent_init.tensor(&[rows, hidden_size], rng),
-        );
+        let weight_ih = Param::new(input_init.tensor(&[rows, input_size], rng));
+        let weight_hh = Param::new(recurrent_init.tensor(&[rows, hidden_size], rng));
         let (bias_ih, bias_hh) = if options.bias {
             (
-                Some(Param::new("bias_ih", bias_init.tensor(&[rows], rng))),
-                Some(Param::new("bias_hh", bias_init.tensor(&[rows], rng))),
+                Some(Param::new(bias_init.tensor(&[rows], rng))),
+                Some(Param::new(bias_init.tensor(&[rows], rng))),
             )
         } else {
             (None, None)
@@ -130,68 +129,59 @@ impl<T: Element> CellParams<T> {
         self.weight_hh.shape()[1]
     }
 
-    fn all(&self) -> Vec<&Param<T>> {
-        [
-            Some(&self.weight_ih),
-            Some(&self.weight_hh),
-            self.bias_ih.as_ref(),
-            self.bias_hh.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
-    }
-}
-
-impl<T: Element> Module<T> for CellParams<T> {
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
-        self.all()
-            .into_iter()
-            .map(|p| (p.name().to_string(), p))
-            .collect()
-    }
-
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        [
-            Some(&mut self.weight_ih),
-            Some(&mut self.weight_hh),
-            self.bias_ih.as_mut(),
-            self.bias_hh.as_mut(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|p| (p.name().to_string(), p))
-        .collect()
-    }
-}
-
-impl<T: Element> Bind<T> for CellParams<T> {
-    type Bound = CellVars<T>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> CellVars<T> {
-        check_vars("cell", &self.named_params(), vars);
-        let bias = |i: usize| {
-            if self.bias_ih.is_some() {
-                Some(vars[i].clone())
-            } else {
-                None
-            }
-        };
-        CellVars {
-            w_ih_t: vars[0].t(),
-            w_hh_t: vars[1].t(),
-            b_ih: bias(2),
-            b_hh: bias(3),
+    /// The weights as vars on `tape`, transposed (views) for the products.
+    pub fn on_tape(&self, tape: &Tape<T>) -> CellWeights<T> {
+        CellWeights {
+            w_ih_t: tape.param(&self.weight_ih).t(),
+            w_hh_t: tape.param(&self.weight_hh).t(),
+            b_ih: self.bias_ih.as_ref().map(|b| tape.param(b)),
+            b_hh: self.bias_hh.as_ref().map(|b| tape.param(b)),
             recurrent_mask: None,
+        }
+    }
+
+    /// Shows the parameters under PyTorch's names with `suffix` appended
+    /// (`weight_ih_l0_reverse`: a sequence layer's names).
+    pub fn visit_with_suffix<'m>(&'m self, suffix: &str, visitor: &mut Visitor<'m, '_, T>) {
+        visitor.param(&format!("weight_ih{suffix}"), &self.weight_ih);
+        visitor.param(&format!("weight_hh{suffix}"), &self.weight_hh);
+        if let Some(b) = &self.bias_ih {
+            visitor.param(&format!("bias_ih{suffix}"), b);
+        }
+        if let Some(b) = &self.bias_hh {
+            visitor.param(&format!("bias_hh{suffix}"), b);
+        }
+    }
+
+    /// [`CellParams::visit_with_suffix`], mutably.
+    pub fn visit_mut_with_suffix(&mut self, suffix: &str, visitor: &mut VisitorMut<'_, T>) {
+        visitor.param(&format!("weight_ih{suffix}"), &mut self.weight_ih);
+        visitor.param(&format!("weight_hh{suffix}"), &mut self.weight_hh);
+        if let Some(b) = &mut self.bias_ih {
+            visitor.param(&format!("bias_ih{suffix}"), b);
+        }
+        if let Some(b) = &mut self.bias_hh {
+            visitor.param(&format!("bias_hh{suffix}"), b);
         }
     }
 }
 
-/// A cell's parameters bound to a tape for one sequence: the transposed
+/// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`: PyTorch's `nn.LSTMCell` names.
+impl<T: Element> Module<T> for CellParams<T> {
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        self.visit_with_suffix("", visitor);
+    }
+
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        self.visit_mut_with_suffix("", visitor);
+    }
+}
+
+/// A cell's parameters on one tape, for one sequence: the transposed
 /// weights (views, made once, not at every step), the biases, and an
 /// optional recurrent-dropout mask.
 #[derive(Clone, Debug)]
-pub struct CellVars<T: Element = f32> {
+pub struct CellWeights<T: Element = f32> {
     /// `W_ih^T`, `[E, G*H]`.
     pub w_ih_t: Var<T>,
     /// `W_hh^T`, `[H, G*H]`.
@@ -205,7 +195,7 @@ pub struct CellVars<T: Element = f32> {
     pub recurrent_mask: Option<Tensor<T>>,
 }
 
-impl<T: Element> CellVars<T> {
+impl<T: Element> CellWeights<T> {
     /// `h W_hh^T`, `[B, G*H]`, with the recurrent-dropout mask on `h` if set.
     pub fn recurrent(&self, h: &Var<T>) -> Var<T> {
         match &self.recurrent_mask {
@@ -214,16 +204,16 @@ impl<T: Element> CellVars<T> {
         }
     }
 
-    /// `x W_ih^T` plus the biases that may be added before the loop.
+    /// `x W_ih^T` plus the biases that may be added before the loop, as one
+    /// op (the product's buffer takes the bias).
     pub(crate) fn input_product(&self, x: &Var<T>, include_bias_hh: bool) -> Var<T> {
-        let xw = x.matmul(&self.w_ih_t);
         let bias = match (&self.b_ih, &self.b_hh) {
             (Some(b_ih), Some(b_hh)) if include_bias_hh => Some(b_ih + b_hh),
             (b_ih, _) => b_ih.clone(),
         };
         match bias {
-            Some(b) => &xw + &b,
-            None => xw,
+            Some(b) => x.matmul_add(&self.w_ih_t, &b),
+            None => x.matmul(&self.w_ih_t),
         }
     }
 }
@@ -234,9 +224,7 @@ impl<T: Element> CellVars<T> {
 /// A sequence layer ([`Recurrent`](crate::recurrent::Recurrent)) calls
 /// [`project_input`](Self::project_input) once on all `[B*T, E]` inputs, then
 /// [`step`](Self::step) once per time step with that step's `[B, G*H]` rows.
-pub trait RecurrentCell<T: Element = f32>:
-    Module<T> + Bind<T, Bound = CellVars<T>> + Clone
-{
+pub trait RecurrentCell<T: Element = f32>: Module<T> + Clone + Send + Sync {
     /// The number of fused gate blocks `G`.
     const GATES: usize;
     /// The number of state tensors: 1 (`h`) or 2 (`h`, `c`).
@@ -255,6 +243,9 @@ pub trait RecurrentCell<T: Element = f32>:
     /// The parameters.
     fn params(&self) -> &CellParams<T>;
 
+    /// The parameters, mutably.
+    fn params_mut(&mut self) -> &mut CellParams<T>;
+
     /// `E`.
     fn input_size(&self) -> usize {
         self.params().input_size()
@@ -268,18 +259,18 @@ pub trait RecurrentCell<T: Element = f32>:
     /// The part of every gate that depends on the input only: `x W_ih^T + b`
     /// for `x: [N, E]`, giving `[N, G*H]`. Default: both biases folded in here,
     /// right for cells where they only ever appear as a sum (RNN, LSTM).
-    fn project_input(&self, w: &CellVars<T>, x: &Var<T>) -> Var<T> {
+    fn project_input(&self, w: &CellWeights<T>, x: &Var<T>) -> Var<T> {
         w.input_product(x, true)
     }
 
     /// The next state from this step's projected input `[B, G*H]` and the
     /// previous state (`h` first), written with autograd ops only.
-    fn step(&self, w: &CellVars<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>>;
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>>;
 
     /// One whole step from a raw input `x: [B, E]`: `step(project_input(x), state)`.
     /// What PyTorch's `nn.LSTMCell(x, (h, c))` computes.
     fn forward(&self, tape: &Tape<T>, x: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
-        let w = self.bind(tape);
+        let w = self.params().on_tape(tape);
         self.step(&w, &self.project_input(&w, x), state)
     }
 
@@ -291,9 +282,10 @@ pub trait RecurrentCell<T: Element = f32>:
     }
 }
 
-/// The `i`-th of `n` equal gate blocks along the last axis of `[B, n*H]`.
-pub(crate) fn gate_blocks<T: Element>(gates: &Var<T>, n: usize) -> Vec<Var<T>> {
-    gates.chunk(n, gates.ndim() - 1)
+/// The `N` equal gate blocks along the last axis of `[B, N*H]`.
+pub(crate) fn gate_blocks<const N: usize, T: Element>(gates: &Var<T>) -> [Var<T>; N] {
+    let blocks = gates.chunk(N, gates.ndim() - 1);
+    std::array::from_fn(|i| blocks[i].clone())
 }
 
 /// `1 - z`, generic over the element type.

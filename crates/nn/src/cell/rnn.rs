@@ -4,10 +4,9 @@ use autograd::Var;
 use rand::Rng;
 use tensor::Element;
 
-use super::{CellOptions, CellParams, CellVars, RecurrentCell};
+use super::{CellOptions, CellParams, CellWeights, RecurrentCell};
 use crate::activation::Activation;
-use crate::module::{Bind, Module};
-use crate::param::Param;
+use crate::module::{Module, Visitor, VisitorMut};
 
 /// The simplest recurrent cell (Elman, 1990; PyTorch's `nn.RNNCell`):
 ///
@@ -64,27 +63,23 @@ impl<T: Element> RecurrentCell<T> for RnnCell<T> {
         &self.params
     }
 
-    fn step(&self, w: &CellVars<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
+    fn params_mut(&mut self) -> &mut CellParams<T> {
+        &mut self.params
+    }
+
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
         let h = &state[0];
         vec![self.nonlinearity.apply(&(x_projected + &w.recurrent(h)))]
     }
 }
 
 impl<T: Element> Module<T> for RnnCell<T> {
-    fn named_params(&self) -> Vec<(String, &Param<T>)> {
-        self.params.named_params()
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        self.params.visit(visitor);
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        self.params.named_params_mut()
-    }
-}
-
-impl<T: Element> Bind<T> for RnnCell<T> {
-    type Bound = CellVars<T>;
-
-    fn bind_vars(&self, vars: &[Var<T>]) -> CellVars<T> {
-        self.params.bind_vars(vars)
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        self.params.visit_mut(visitor);
     }
 }
 
@@ -106,14 +101,11 @@ mod tests {
                 ..Default::default()
             };
             let mut cell = RnnCell::<f64>::new(1, 1, &options, &mut StdRng::seed_from_u64(0));
-            for ((_, p), v) in cell
-                .named_params_mut()
-                .into_iter()
-                .zip([2.0, -1.0, 0.5, 0.0])
-            {
+            let mut values = [2.0, -1.0, 0.5, 0.0].into_iter();
+            cell.visit_mut(&mut VisitorMut::new(&mut |_, p| {
                 let shape = p.shape().to_vec();
-                p.set(Tensor::full(&shape, v));
-            }
+                p.set(Tensor::full(&shape, values.next().unwrap()));
+            }));
             let tape = Tape::new();
             let x = tape.constant(Tensor::ones(&[1, 1]));
             let h = tape.constant(Tensor::ones(&[1, 1]));

@@ -1,10 +1,8 @@
 //! Adam and AdamW.
 
-use std::collections::HashMap;
+use tensor::Element;
 
-use tensor::{Element, Tensor};
-
-use super::{gradient_values, Optimizer};
+use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState, ParamState};
 
 /// Adam (Kingma & Ba, 2015), per element, at step `t = 1, 2, ...`:
 ///
@@ -31,14 +29,7 @@ pub struct Adam<T: Element = f32> {
     pub weight_decay: f64,
     /// AdamW: decay the weights directly instead of adding `λθ` to the gradient.
     pub decoupled_weight_decay: bool,
-    state: HashMap<String, AdamState<T>>,
-}
-
-#[derive(Clone, Debug)]
-struct AdamState<T> {
-    step: i32,
-    mean: Vec<T>,
-    mean_square: Vec<T>,
+    state: OptimizerState<T>,
 }
 
 impl<T: Element> Adam<T> {
@@ -51,7 +42,7 @@ impl<T: Element> Adam<T> {
             epsilon: 1e-8,
             weight_decay: 0.0,
             decoupled_weight_decay: false,
-            state: HashMap::new(),
+            state: OptimizerState::new(),
         }
     }
 
@@ -66,48 +57,16 @@ impl<T: Element> Adam<T> {
 }
 
 impl<T: Element> Optimizer<T> for Adam<T> {
-    fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>) {
-        let grad = gradient_values(name, param, grad);
-        let theta = param.data_mut();
-        let state = self
-            .state
-            .entry(name.to_string())
-            .or_insert_with(|| AdamState {
-                step: 0,
-                mean: vec![T::ZERO; theta.len()],
-                mean_square: vec![T::ZERO; theta.len()],
-            });
-        state.step += 1;
-        let (b1, b2) = (self.beta1, self.beta2);
-        let correction1 = 1.0 - b1.powi(state.step);
-        let correction2 = 1.0 - b2.powi(state.step);
-        // lr * m̂ / (sqrt(v̂) + ε) = step_size * m / (sqrt(v) + ε sqrt(c2)), with step_size = lr sqrt(c2) / c1.
-        let step_size = T::from_f64(self.learning_rate * correction2.sqrt() / correction1);
-        let epsilon = T::from_f64(self.epsilon * correction2.sqrt());
-        let (b1, b2) = (T::from_f64(b1), T::from_f64(b2));
-        let decay = T::from_f64(self.weight_decay);
-        let decoupled = T::from_f64(if self.decoupled_weight_decay {
-            self.learning_rate * self.weight_decay
+    fn name(&self) -> &'static str {
+        if self.decoupled_weight_decay {
+            "adamw"
         } else {
-            0.0
-        });
-        let coupled = if self.decoupled_weight_decay {
-            T::ZERO
-        } else {
-            decay
-        };
-        for (((t, &g), m), v) in theta
-            .iter_mut()
-            .zip(&grad)
-            .zip(state.mean.iter_mut())
-            .zip(state.mean_square.iter_mut())
-        {
-            let g = g + coupled * *t;
-            *m = b1 * *m + (T::ONE - b1) * g;
-            *v = b2 * *v + (T::ONE - b2) * g * g;
-            *t -= decoupled * *t;
-            *t -= step_size * *m / (v.sqrt() + epsilon);
+            "adam"
         }
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
     }
 
     fn learning_rate(&self) -> f64 {
@@ -117,39 +76,99 @@ impl<T: Element> Optimizer<T> for Adam<T> {
     fn set_learning_rate(&mut self, learning_rate: f64) {
         self.learning_rate = learning_rate;
     }
+
+    fn validate(&self) -> Result<(), OptimError> {
+        check_hyperparameter("learning_rate", self.learning_rate, 0.0)?;
+        check_hyperparameter("epsilon", self.epsilon, 0.0)?;
+        check_hyperparameter("weight_decay", self.weight_decay, 0.0)?;
+        for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(OptimError::Hyperparameter(format!(
+                    "{name} must be in [0, 1), got {beta}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> &OptimizerState<T> {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut OptimizerState<T> {
+        &mut self.state
+    }
+
+    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+        let step = state.step.min(i32::MAX as u64) as i32;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let correction1 = 1.0 - b1.powi(step);
+        let correction2 = 1.0 - b2.powi(step);
+        // lr * m̂ / (sqrt(v̂) + ε) = step_size * m / (sqrt(v) + ε sqrt(c2)), with step_size = lr sqrt(c2) / c1.
+        let step_size = T::from_f64(self.learning_rate * correction2.sqrt() / correction1);
+        let epsilon = T::from_f64(self.epsilon * correction2.sqrt());
+        let (b1, b2) = (T::from_f64(b1), T::from_f64(b2));
+        let (coupled, decoupled) = if self.decoupled_weight_decay {
+            (T::ZERO, T::from_f64(self.learning_rate * self.weight_decay))
+        } else {
+            (T::from_f64(self.weight_decay), T::ZERO)
+        };
+        let [mean, mean_square] = &mut state.buffers[..] else {
+            unreachable!("Adam keeps two buffers")
+        };
+        for (((t, &g), m), v) in theta
+            .iter_mut()
+            .zip(grad)
+            .zip(mean.iter_mut())
+            .zip(mean_square.iter_mut())
+        {
+            let g = g + coupled * *t;
+            *m = b1 * *m + (T::ONE - b1) * g;
+            *v = b2 * *v + (T::ONE - b2) * g * g;
+            *t -= decoupled * *t;
+            *t -= step_size * *m / (v.sqrt() + epsilon);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn fresh() -> ParamState<f64> {
+        ParamState {
+            step: 0,
+            shape: vec![1],
+            buffers: vec![vec![0.0], vec![0.0]],
+        }
+    }
+
     /// At step 1, m̂ = ∇ and v̂ = ∇², so the step is lr * ∇ / (|∇| + ε) ≈ lr * sign(∇):
     /// θ = 1 - 0.001 for any positive gradient.
     #[test]
     fn the_first_step_moves_by_the_learning_rate() {
         for g in [1e-3, 0.5, 100.0] {
-            let mut theta = Tensor::<f64>::ones(&[1]);
-            Adam::new(1e-3).update("w", &mut theta, &Tensor::full(&[1], g));
+            let (mut theta, mut state) = ([1.0], fresh());
+            state.step = 1;
+            Adam::new(1e-3).update(&mut theta, &[g], &mut state);
             assert!(
-                (theta.item() - 0.999).abs() < 1e-8,
+                (theta[0] - 0.999).abs() < 1e-8,
                 "gradient {g}: {}",
-                theta.item()
+                theta[0]
             );
         }
     }
 
     #[test]
     fn adam_minimizes_a_quadratic() {
-        // L = sum (θ - 3)^2, ∇ = 2(θ - 3).
-        let mut theta = Tensor::<f64>::zeros(&[3]);
-        let mut adam = Adam::new(0.1);
+        // L = (θ - 3)^2, ∇ = 2(θ - 3).
+        let (mut theta, mut state) = ([0.0], fresh());
+        let adam = Adam::new(0.1);
         for _ in 0..500 {
-            let grad = theta.map(|t| 2.0 * (t - 3.0));
-            adam.update("w", &mut theta, &grad);
+            let grad = [2.0 * (theta[0] - 3.0)];
+            state.step += 1;
+            adam.update(&mut theta, &grad, &mut state);
         }
-        assert!(
-            theta.to_vec().iter().all(|t| (t - 3.0).abs() < 1e-3),
-            "{theta:?}"
-        );
+        assert!((theta[0] - 3.0).abs() < 1e-3, "{}", theta[0]);
     }
 }

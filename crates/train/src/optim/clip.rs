@@ -1,40 +1,114 @@
 //! Gradient clipping by global norm.
 
-use tensor::{Element, Tensor};
+use std::fmt;
 
-/// Rescales all gradients together so their global L2 norm is at most `max_norm`
-/// (PyTorch's `clip_grad_norm_`): if `‖g‖ = sqrt(Σ_i ‖g_i‖²) > max_norm`, every
-/// `g_i ← g_i * max_norm / ‖g‖`. Returns the norm before clipping.
-pub fn clip_grad_norm<T: Element>(gradients: &mut [Tensor<T>], max_norm: f64) -> f64 {
-    let total: f64 = gradients
-        .iter()
+use autograd::Gradients;
+use tensor::Element;
+
+/// Why [`clip_grad_norm`] refused.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClipError {
+    /// The limit is negative, zero or not a number.
+    InvalidMaxNorm(f64),
+    /// The gradients' norm is NaN or infinite: some gradient is.
+    NonFiniteNorm(f64),
+}
+
+impl fmt::Display for ClipError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClipError::InvalidMaxNorm(limit) => write!(
+                f,
+                "clip_grad_norm: the limit must be a positive number, got {limit}"
+            ),
+            ClipError::NonFiniteNorm(norm) => write!(
+                f,
+                "clip_grad_norm: the gradient norm is {norm}; some gradient is not finite"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ClipError {}
+
+/// The global L2 norm of every parameter gradient, `sqrt(Σ_i ‖g_i‖²)`,
+/// summed in `f64` in a fixed order (so it is the same for any thread count).
+pub fn global_norm<T: Element>(grads: &Gradients<T>) -> f64 {
+    grads
+        .param_ids()
+        .into_iter()
+        .filter_map(|id| grads.by_id(id))
         .map(|g| {
             g.to_vec()
                 .iter()
                 .map(|x| x.to_f64() * x.to_f64())
                 .sum::<f64>()
         })
-        .sum();
-    let norm = total.sqrt();
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Rescales all parameter gradients together so their global L2 norm is at
+/// most `max_norm` (PyTorch's `clip_grad_norm_`): if `‖g‖ > max_norm`, every
+/// `g_i ← g_i * max_norm / ‖g‖`. Returns the norm before clipping.
+///
+/// # Errors
+/// If `max_norm` is not a positive number, or the norm is not finite (the
+/// gradients are left as they are, so the caller can report them).
+pub fn clip_grad_norm<T: Element>(
+    grads: &mut Gradients<T>,
+    max_norm: f64,
+) -> Result<f64, ClipError> {
+    if !(max_norm > 0.0 && max_norm.is_finite()) {
+        return Err(ClipError::InvalidMaxNorm(max_norm));
+    }
+    let norm = global_norm(grads);
+    if !norm.is_finite() {
+        return Err(ClipError::NonFiniteNorm(norm));
+    }
     if norm > max_norm {
         let scale = T::from_f64(max_norm / (norm + 1e-6));
-        for g in gradients.iter_mut() {
+        for id in grads.param_ids() {
+            let g = grads.by_id_mut(id).expect("listed with a gradient");
             *g = g.scale(scale);
         }
     }
-    norm
+    Ok(norm)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use autograd::{Param, Tape};
+    use tensor::Tensor;
 
     /// Gradients [3] and [4] have norm 5; clipping to 1 scales both by 1/5.
     #[test]
-    fn clipping_scales_to_the_max_norm() {
-        let mut grads = vec![Tensor::<f64>::full(&[1], 3.0), Tensor::full(&[1], 4.0)];
-        let norm = clip_grad_norm(&mut grads, 1.0);
+    fn clipping_scales_to_the_max_norm_and_rejects_bad_input() {
+        let (a, b) = (
+            Param::new(Tensor::<f64>::zeros(&[1])),
+            Param::new(Tensor::<f64>::zeros(&[1])),
+        );
+        let tape = Tape::new();
+        let loss = tape.param(&a).mul_scalar(3.0).sum() + tape.param(&b).mul_scalar(4.0).sum();
+        let mut grads = tape.backward(&loss).unwrap();
+        for bad in [-1.0, 0.0, f64::NAN, f64::INFINITY] {
+            let error = clip_grad_norm(&mut grads, bad).unwrap_err();
+            assert!(matches!(error, ClipError::InvalidMaxNorm(_)), "{bad}");
+            assert!(error.to_string().contains("must be a positive number"));
+        }
+        let norm = clip_grad_norm(&mut grads, 1.0).unwrap();
         assert!((norm - 5.0).abs() < 1e-12);
-        assert!((grads[0].item() - 0.6).abs() < 1e-6 && (grads[1].item() - 0.8).abs() < 1e-6);
+        assert!((grads.param(&a).unwrap().item() - 0.6).abs() < 1e-6);
+        assert!((grads.param(&b).unwrap().item() - 0.8).abs() < 1e-6);
+
+        let tape = Tape::new();
+        let mut grads = tape
+            .backward(&tape.param(&a).mul_scalar(f64::NAN).sum())
+            .unwrap();
+        assert!(matches!(
+            clip_grad_norm(&mut grads, 1.0),
+            Err(ClipError::NonFiniteNorm(n)) if n.is_nan()
+        ));
     }
 }

@@ -2,13 +2,20 @@
 //!
 //! After `backward`, each parameter `θ` has a gradient `∇θ L`. An optimizer
 //! turns it into a step, keeping whatever per-parameter state its rule needs
-//! (momentum, running averages), keyed by the parameter's name. Each rule is
-//! one small file with its update equations in the doc comment:
+//! (momentum, running averages). Each rule is one small file with its update
+//! equations in the doc comment:
 //!
 //! - [`Sgd`]: `θ ← θ - lr (∇ + λθ)`, with optional momentum;
 //! - [`Adam`]: running averages of the gradient and its square, bias-corrected;
-//!   with `decoupled_weight_decay` it is AdamW;
+//!   [`Adam::adamw`] decouples the weight decay (AdamW);
 //! - [`RmsProp`]: divides by a running root-mean-square of the gradient.
+//!
+//! One call updates a whole model: [`Optimizer::step`] walks the model's
+//! parameters, finds each one's gradient by its identity, and applies the
+//! rule. The state is keyed by the same identity, so two parameters never
+//! share it, and it is checked against the parameter's shape. For a
+//! checkpoint, the state is written under the parameters' names
+//! ([`Optimizer::state_dict`]) and read back into any model with those names.
 //!
 //! [`clip_grad_norm`] rescales all gradients together when their global norm
 //! is too large, the standard guard against exploding gradients in RNNs.
@@ -19,40 +26,388 @@ mod rmsprop;
 mod sgd;
 
 pub use adam::Adam;
-pub use clip::clip_grad_norm;
+pub use clip::{clip_grad_norm, global_norm, ClipError};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use autograd::{Gradients, ParamId};
+use nn::{Metadata, Module, Visitor, VisitorMut};
 use tensor::{Element, Tensor};
 
-/// A rule that updates one parameter from its gradient.
+/// One parameter's optimizer state: how many updates it has had, and the
+/// rule's buffers (each with the parameter's number of elements).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamState<T: Element> {
+    /// Updates applied so far (Adam's `t` after the update).
+    pub step: u64,
+    /// The parameter's shape when the state was made.
+    pub shape: Vec<usize>,
+    /// The rule's buffers, in the order of [`Optimizer::buffers`].
+    pub buffers: Vec<Vec<T>>,
+}
+
+/// Every parameter's state, by identity.
+pub type OptimizerState<T> = HashMap<ParamId, ParamState<T>>;
+
+/// What can go wrong in an optimizer step or when restoring its state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptimError {
+    /// A gradient has another shape than its parameter.
+    GradientShape {
+        /// The parameter's name.
+        param: String,
+        /// The parameter's shape.
+        param_shape: Vec<usize>,
+        /// The gradient's shape.
+        grad_shape: Vec<usize>,
+    },
+    /// A parameter's optimizer state was made for another shape.
+    StateShape {
+        /// The parameter's name.
+        param: String,
+        /// The parameter's shape.
+        param_shape: Vec<usize>,
+        /// The shape the state was made for.
+        state_shape: Vec<usize>,
+    },
+    /// Saved state could not be restored (wrong optimizer, missing or mis-shaped buffer).
+    Restore(String),
+    /// A hyperparameter is out of range (a negative learning rate, NaN, ...).
+    Hyperparameter(String),
+}
+
+impl fmt::Display for OptimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptimError::GradientShape {
+                param,
+                param_shape,
+                grad_shape,
+            } => write!(
+                f,
+                "optimizer: the gradient of {param} has shape {grad_shape:?}, the parameter {param_shape:?}"
+            ),
+            OptimError::StateShape {
+                param,
+                param_shape,
+                state_shape,
+            } => write!(
+                f,
+                "optimizer: the state of {param} was made for shape {state_shape:?}, the parameter has {param_shape:?}"
+            ),
+            OptimError::Restore(message) => {
+                write!(f, "cannot restore the optimizer state: {message}")
+            }
+            OptimError::Hyperparameter(message) => write!(f, "optimizer: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for OptimError {}
+
+/// Checks that a hyperparameter is finite and at least `minimum`.
+pub(crate) fn check_hyperparameter(name: &str, value: f64, minimum: f64) -> Result<(), OptimError> {
+    if value.is_finite() && value >= minimum {
+        Ok(())
+    } else {
+        Err(OptimError::Hyperparameter(format!(
+            "{name} must be a finite number >= {minimum}, got {value}"
+        )))
+    }
+}
+
+/// An update rule and its per-parameter state.
 pub trait Optimizer<T: Element = f32> {
-    /// Updates `param` in place from `grad`; `name` keys the per-parameter state,
-    /// so it must be stable across steps (use the parameter's PyTorch name).
-    ///
-    /// # Panics
-    /// If `grad` does not have `param`'s shape.
-    fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>);
+    /// The rule's name (`"adam"`), written into checkpoints.
+    fn name(&self) -> &'static str;
+
+    /// The names of the per-parameter buffers the rule keeps (`["exp_avg", "exp_avg_sq"]`).
+    fn buffers(&self) -> &'static [&'static str];
 
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
 
     /// Sets the learning rate (for schedules).
     fn set_learning_rate(&mut self, learning_rate: f64);
+
+    /// Checks the hyperparameters (called by [`Optimizer::step`]).
+    ///
+    /// # Errors
+    /// Names the first hyperparameter out of range.
+    fn validate(&self) -> Result<(), OptimError>;
+
+    /// The state of every parameter updated so far.
+    fn state(&self) -> &OptimizerState<T>;
+
+    /// The same, mutably.
+    fn state_mut(&mut self) -> &mut OptimizerState<T>;
+
+    /// The rule: updates `theta` in place from `grad`, with this parameter's
+    /// state (its `step` already counts this update).
+    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>);
+
+    /// Updates every parameter of `model` that has a gradient in `grads`.
+    ///
+    /// Everything is checked first (shapes of gradients and states), so an
+    /// error leaves every parameter as it was. Drop the step's tape first:
+    /// then nothing else shares the weights, and they update in place.
+    ///
+    /// # Errors
+    /// An [`OptimError`] naming the parameter whose gradient or state has
+    /// the wrong shape, or the hyperparameter out of range.
+    fn step(&mut self, model: &mut dyn Module<T>, grads: &Gradients<T>) -> Result<(), OptimError> {
+        self.validate()?;
+        let mut problem = None;
+        model.visit(&mut Visitor::new(&mut |name, param| {
+            if problem.is_some() {
+                return;
+            }
+            if let Some(grad) = grads.param(param) {
+                if grad.shape() != param.shape() {
+                    problem = Some(OptimError::GradientShape {
+                        param: name.to_string(),
+                        param_shape: param.shape().to_vec(),
+                        grad_shape: grad.shape().to_vec(),
+                    });
+                }
+            }
+            if let Some(state) = self.state().get(&param.id()) {
+                if state.shape != param.shape() {
+                    problem = Some(OptimError::StateShape {
+                        param: name.to_string(),
+                        param_shape: param.shape().to_vec(),
+                        state_shape: state.shape.clone(),
+                    });
+                }
+            }
+        }));
+        if let Some(problem) = problem {
+            return Err(problem);
+        }
+        let mut states = std::mem::take(self.state_mut());
+        let buffers = self.buffers().len();
+        model.visit_mut(&mut VisitorMut::new(&mut |_, param| {
+            let Some(grad) = grads.param(param) else {
+                return;
+            };
+            let state = states.entry(param.id()).or_insert_with(|| ParamState {
+                step: 0,
+                shape: param.shape().to_vec(),
+                buffers: vec![vec![T::ZERO; param.numel()]; buffers],
+            });
+            state.step += 1;
+            let grad = grad.contiguous();
+            let grad = grad.as_slice().expect("contiguous");
+            self.update(param.value_mut().data_mut(), grad, state);
+        }));
+        *self.state_mut() = states;
+        Ok(())
+    }
+
+    /// The state under the parameters' names, for a checkpoint: one tensor
+    /// `optimizer.<param>.<buffer>` per buffer (the parameter's shape), and
+    /// metadata (`optimizer` = the rule's name, its learning rate, and each
+    /// parameter's step count).
+    fn state_dict(&self, model: &dyn Module<T>) -> (Vec<(String, Tensor<T>)>, Metadata) {
+        let mut tensors = Vec::new();
+        let mut metadata = Metadata::new();
+        metadata.insert("optimizer".into(), self.name().into());
+        metadata.insert(
+            "optimizer.learning_rate".into(),
+            self.learning_rate().to_string(),
+        );
+        model.visit(&mut Visitor::new(&mut |name, param| {
+            let Some(state) = self.state().get(&param.id()) else {
+                return;
+            };
+            metadata.insert(format!("optimizer.{name}.step"), state.step.to_string());
+            for (buffer, values) in self.buffers().iter().zip(&state.buffers) {
+                tensors.push((
+                    format!("optimizer.{name}.{buffer}"),
+                    Tensor::from_vec(values.clone(), &state.shape),
+                ));
+            }
+        }));
+        (tensors, metadata)
+    }
+
+    /// Restores state written by [`Optimizer::state_dict`] for the parameters
+    /// of `model` (matched by name), replacing the current state.
+    ///
+    /// # Errors
+    /// If the state is another rule's, or a buffer is missing or has another
+    /// shape than its parameter; nothing changes then.
+    fn load_state_dict(
+        &mut self,
+        model: &dyn Module<T>,
+        tensors: &BTreeMap<String, Tensor<T>>,
+        metadata: &Metadata,
+    ) -> Result<(), OptimError> {
+        let saved_rule = metadata.get("optimizer").map(String::as_str);
+        if saved_rule != Some(self.name()) {
+            return Err(OptimError::Restore(format!(
+                "it was written by {:?}, this optimizer is {:?}",
+                saved_rule.unwrap_or("no optimizer"),
+                self.name()
+            )));
+        }
+        let learning_rate: f64 = metadata
+            .get("optimizer.learning_rate")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| OptimError::Restore("no valid optimizer.learning_rate".into()))?;
+        let mut restored = OptimizerState::new();
+        let mut problem = None;
+        model.visit(&mut Visitor::new(&mut |name, param| {
+            let Some(step) = metadata.get(&format!("optimizer.{name}.step")) else {
+                return; // never updated
+            };
+            let step = match step.parse::<u64>() {
+                Ok(step) => step,
+                Err(_) => {
+                    problem.get_or_insert(format!("optimizer.{name}.step is {step:?}"));
+                    return;
+                }
+            };
+            let mut buffers = Vec::new();
+            for buffer in self.buffers() {
+                let key = format!("optimizer.{name}.{buffer}");
+                match tensors.get(&key) {
+                    Some(t) if t.shape() == param.shape() => buffers.push(t.to_vec()),
+                    Some(t) => {
+                        problem.get_or_insert(format!(
+                            "{key} has shape {:?}, the parameter {:?}",
+                            t.shape(),
+                            param.shape()
+                        ));
+                    }
+                    None => {
+                        problem.get_or_insert(format!("{key} is missing"));
+                    }
+                }
+            }
+            restored.insert(
+                param.id(),
+                ParamState {
+                    step,
+                    shape: param.shape().to_vec(),
+                    buffers,
+                },
+            );
+        }));
+        if let Some(problem) = problem {
+            return Err(OptimError::Restore(problem));
+        }
+        *self.state_mut() = restored;
+        self.set_learning_rate(learning_rate);
+        Ok(())
+    }
 }
 
-/// Checks shapes and returns the gradient's values in row-major order.
-pub(crate) fn gradient_values<T: Element>(
-    name: &str,
-    param: &Tensor<T>,
-    grad: &Tensor<T>,
-) -> Vec<T> {
-    assert_eq!(
-        param.shape(),
-        grad.shape(),
-        "optimizer: gradient of shape {:?} for parameter {name} of shape {:?}",
-        grad.shape(),
-        param.shape()
-    );
-    grad.to_vec()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autograd::{Param, Tape};
+
+    struct Two {
+        a: Param<f64>,
+        b: Param<f64>,
+    }
+    nn::module!(Two: f64 { a, b });
+
+    fn two() -> Two {
+        Two {
+            a: Param::new(Tensor::from_vec(vec![1.0, 2.0], &[2])),
+            b: Param::new(Tensor::from_vec(vec![3.0], &[1])),
+        }
+    }
+
+    /// L = sum(a^2) + 3 b: dL/da = 2a, dL/db = 3.
+    fn gradients(model: &Two) -> Gradients<f64> {
+        let tape = Tape::new();
+        let loss = tape.param(&model.a).square().sum() + tape.param(&model.b).mul_scalar(3.0).sum();
+        tape.backward(&loss).unwrap()
+    }
+
+    #[test]
+    fn one_step_updates_every_parameter_with_its_own_gradient() {
+        let mut model = two();
+        let grads = gradients(&model);
+        Sgd::new(0.1).step(&mut model, &grads).unwrap();
+        assert_eq!(model.a.value().to_vec(), vec![1.0 - 0.2, 2.0 - 0.4]);
+        assert_eq!(model.b.value().to_vec(), vec![3.0 - 0.3]);
+    }
+
+    #[test]
+    fn state_of_another_shape_is_an_error_and_nothing_changes() {
+        let mut model = two();
+        let grads = gradients(&model);
+        let mut adam = Adam::new(0.1);
+        adam.step(&mut model, &grads).unwrap();
+        adam.state_mut().get_mut(&model.b.id()).unwrap().shape = vec![5];
+        let before = model.state_dict();
+        let error = adam.step(&mut model, &grads).unwrap_err();
+        assert_eq!(
+            error,
+            OptimError::StateShape {
+                param: "b".into(),
+                param_shape: vec![1],
+                state_shape: vec![5]
+            }
+        );
+        assert_eq!(model.state_dict(), before);
+        assert!(error
+            .to_string()
+            .contains("state of b was made for shape [5]"));
+    }
+
+    #[test]
+    fn bad_hyperparameters_are_errors() {
+        let mut model = two();
+        let grads = gradients(&model);
+        for lr in [-1.0, f64::NAN, f64::INFINITY] {
+            let error = Adam::new(lr).step(&mut model, &grads).unwrap_err();
+            assert!(error.to_string().contains("learning_rate"), "{error}");
+        }
+    }
+
+    /// Saved under names and restored into a fresh model (new identities),
+    /// the state continues exactly where it was.
+    #[test]
+    fn state_round_trips_by_name_into_a_fresh_model() {
+        let mut model = two();
+        let mut adam = Adam::new(0.05);
+        for _ in 0..3 {
+            let grads = gradients(&model);
+            adam.step(&mut model, &grads).unwrap();
+        }
+        let (tensors, metadata) = adam.state_dict(&model);
+        assert_eq!(metadata["optimizer.a.step"], "3");
+        let tensors: BTreeMap<String, Tensor<f64>> = tensors.into_iter().collect();
+        assert!(tensors.contains_key("optimizer.b.exp_avg_sq"));
+
+        let mut copy = two();
+        let weights = model.state_dict().into_iter().collect();
+        copy.load_state_dict(&weights, true).unwrap();
+        let mut resumed = Adam::new(0.05);
+        resumed.load_state_dict(&copy, &tensors, &metadata).unwrap();
+        let grads = gradients(&model);
+        adam.step(&mut model, &grads).unwrap();
+        let grads = gradients(&copy);
+        resumed.step(&mut copy, &grads).unwrap();
+        assert_eq!(copy.state_dict(), model.state_dict());
+
+        let error = Sgd::new(0.1)
+            .load_state_dict(&copy, &tensors, &metadata)
+            .unwrap_err();
+        assert!(error.to_string().contains("written by \"adam\""), "{error}");
+        let mut broken = tensors.clone();
+        broken.insert("optimizer.a.exp_avg".into(), Tensor::zeros(&[3]));
+        let error = resumed
+            .load_state_dict(&copy, &broken, &metadata)
+            .unwrap_err();
+        assert!(error.to_string().contains("has shape [3]"), "{error}");
+    }
 }

@@ -1,10 +1,8 @@
 //! RMSprop.
 
-use std::collections::HashMap;
+use tensor::Element;
 
-use tensor::{Element, Tensor};
-
-use super::{gradient_values, Optimizer};
+use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState, ParamState};
 
 /// RMSprop (Hinton's lecture 6e), as in PyTorch:
 ///
@@ -22,7 +20,7 @@ pub struct RmsProp<T: Element = f32> {
     pub rho: f64,
     /// Added to the denominator for stability.
     pub epsilon: f64,
-    mean_square: HashMap<String, Vec<T>>,
+    state: OptimizerState<T>,
 }
 
 impl<T: Element> RmsProp<T> {
@@ -32,28 +30,18 @@ impl<T: Element> RmsProp<T> {
             learning_rate,
             rho: 0.99,
             epsilon: 1e-8,
-            mean_square: HashMap::new(),
+            state: OptimizerState::new(),
         }
     }
 }
 
 impl<T: Element> Optimizer<T> for RmsProp<T> {
-    fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>) {
-        let grad = gradient_values(name, param, grad);
-        let theta = param.data_mut();
-        let s = self
-            .mean_square
-            .entry(name.to_string())
-            .or_insert_with(|| vec![T::ZERO; theta.len()]);
-        let (lr, rho, eps) = (
-            T::from_f64(self.learning_rate),
-            T::from_f64(self.rho),
-            T::from_f64(self.epsilon),
-        );
-        for ((t, &g), s) in theta.iter_mut().zip(&grad).zip(s.iter_mut()) {
-            *s = rho * *s + (T::ONE - rho) * g * g;
-            *t -= lr * g / (s.sqrt() + eps);
-        }
+    fn name(&self) -> &'static str {
+        "rmsprop"
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        &["square_avg"]
     }
 
     fn learning_rate(&self) -> f64 {
@@ -62,6 +50,39 @@ impl<T: Element> Optimizer<T> for RmsProp<T> {
 
     fn set_learning_rate(&mut self, learning_rate: f64) {
         self.learning_rate = learning_rate;
+    }
+
+    fn validate(&self) -> Result<(), OptimError> {
+        check_hyperparameter("learning_rate", self.learning_rate, 0.0)?;
+        check_hyperparameter("epsilon", self.epsilon, 0.0)?;
+        if !(0.0..1.0).contains(&self.rho) {
+            return Err(OptimError::Hyperparameter(format!(
+                "rho must be in [0, 1), got {}",
+                self.rho
+            )));
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> &OptimizerState<T> {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut OptimizerState<T> {
+        &mut self.state
+    }
+
+    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+        let (lr, rho, eps) = (
+            T::from_f64(self.learning_rate),
+            T::from_f64(self.rho),
+            T::from_f64(self.epsilon),
+        );
+        let square_avg = &mut state.buffers[0];
+        for ((t, &g), s) in theta.iter_mut().zip(grad).zip(square_avg.iter_mut()) {
+            *s = rho * *s + (T::ONE - rho) * g * g;
+            *t -= lr * g / (s.sqrt() + eps);
+        }
     }
 }
 
@@ -72,8 +93,13 @@ mod tests {
     /// Step 1: s = 0.01 ∇², so the step is lr ∇ / (0.1 |∇|) = 10 lr sign(∇).
     #[test]
     fn the_first_step_is_ten_learning_rates() {
-        let mut theta = Tensor::<f64>::zeros(&[1]);
-        RmsProp::new(0.01).update("w", &mut theta, &Tensor::full(&[1], 3.0));
-        assert!((theta.item() + 0.1).abs() < 1e-6);
+        let mut theta = [0.0f64];
+        let mut state = ParamState {
+            step: 1,
+            shape: vec![1],
+            buffers: vec![vec![0.0]],
+        };
+        RmsProp::new(0.01).update(&mut theta, &[3.0], &mut state);
+        assert!((theta[0] + 0.1).abs() < 1e-6);
     }
 }

@@ -1,10 +1,8 @@
 //! Stochastic gradient descent, with optional momentum and weight decay.
 
-use std::collections::HashMap;
+use tensor::Element;
 
-use tensor::{Element, Tensor};
-
-use super::{gradient_values, Optimizer};
+use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState, ParamState};
 
 /// SGD (PyTorch's formulation):
 ///
@@ -21,7 +19,7 @@ pub struct Sgd<T: Element = f32> {
     pub momentum: f64,
     /// L2 weight decay `λ`.
     pub weight_decay: f64,
-    velocity: HashMap<String, Vec<T>>,
+    state: OptimizerState<T>,
 }
 
 impl<T: Element> Sgd<T> {
@@ -31,7 +29,7 @@ impl<T: Element> Sgd<T> {
             learning_rate,
             momentum: 0.0,
             weight_decay: 0.0,
-            velocity: HashMap::new(),
+            state: OptimizerState::new(),
         }
     }
 
@@ -43,31 +41,15 @@ impl<T: Element> Sgd<T> {
 }
 
 impl<T: Element> Optimizer<T> for Sgd<T> {
-    fn update(&mut self, name: &str, param: &mut Tensor<T>, grad: &Tensor<T>) {
-        let grad = gradient_values(name, param, grad);
-        let (lr, mu, decay) = (
-            T::from_f64(self.learning_rate),
-            T::from_f64(self.momentum),
-            T::from_f64(self.weight_decay),
-        );
-        let theta = param.data_mut();
-        let velocity =
-            (self.momentum != 0.0).then(|| self.velocity.entry(name.to_string()).or_default());
-        match velocity {
-            Some(v) => {
-                let first = v.is_empty();
-                v.resize(theta.len(), T::ZERO);
-                for ((t, &g), v) in theta.iter_mut().zip(&grad).zip(v.iter_mut()) {
-                    let d = g + decay * *t;
-                    *v = if first { d } else { mu * *v + d };
-                    *t -= lr * *v;
-                }
-            }
-            None => {
-                for (t, &g) in theta.iter_mut().zip(&grad) {
-                    *t -= lr * (g + decay * *t);
-                }
-            }
+    fn name(&self) -> &'static str {
+        "sgd"
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        if self.momentum == 0.0 {
+            &[]
+        } else {
+            &["momentum_buffer"]
         }
     }
 
@@ -78,22 +60,71 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
     fn set_learning_rate(&mut self, learning_rate: f64) {
         self.learning_rate = learning_rate;
     }
+
+    fn validate(&self) -> Result<(), OptimError> {
+        check_hyperparameter("learning_rate", self.learning_rate, 0.0)?;
+        check_hyperparameter("momentum", self.momentum, 0.0)?;
+        check_hyperparameter("weight_decay", self.weight_decay, 0.0)
+    }
+
+    fn state(&self) -> &OptimizerState<T> {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut OptimizerState<T> {
+        &mut self.state
+    }
+
+    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+        let (lr, mu, decay) = (
+            T::from_f64(self.learning_rate),
+            T::from_f64(self.momentum),
+            T::from_f64(self.weight_decay),
+        );
+        match state.buffers.first_mut() {
+            Some(velocity) => {
+                let first = state.step == 1;
+                for ((t, &g), v) in theta.iter_mut().zip(grad).zip(velocity.iter_mut()) {
+                    let d = g + decay * *t;
+                    *v = if first { d } else { mu * *v + d };
+                    *t -= lr * *v;
+                }
+            }
+            None => {
+                for (t, &g) in theta.iter_mut().zip(grad) {
+                    *t -= lr * (g + decay * *t);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn state(buffers: usize) -> ParamState<f64> {
+        ParamState {
+            step: 0,
+            shape: vec![1],
+            buffers: vec![vec![0.0]; buffers],
+        }
+    }
+
     /// θ = 1, ∇ = 0.5, lr = 0.1: plain SGD gives 1 - 0.05 = 0.95. With μ = 0.9, the
     /// second step's velocity is 0.9 * 0.5 + 0.5 = 0.95, so θ = 0.95 - 0.095 = 0.855.
     #[test]
     fn momentum_accumulates_velocity() {
-        let mut theta = Tensor::<f64>::ones(&[1]);
-        let grad = Tensor::full(&[1], 0.5);
-        let mut sgd = Sgd::new(0.1).with_momentum(0.9);
-        sgd.update("w", &mut theta, &grad);
-        assert!((theta.item() - 0.95).abs() < 1e-12);
-        sgd.update("w", &mut theta, &grad);
-        assert!((theta.item() - 0.855).abs() < 1e-12);
+        let sgd = Sgd::new(0.1).with_momentum(0.9);
+        let (mut theta, mut s) = ([1.0], state(1));
+        for expected in [0.95, 0.855] {
+            s.step += 1;
+            sgd.update(&mut theta, &[0.5], &mut s);
+            assert!((theta[0] - expected).abs() < 1e-12, "{}", theta[0]);
+        }
+        let (mut theta, mut s) = ([1.0], state(0));
+        s.step = 1;
+        Sgd::new(0.1).update(&mut theta, &[0.5], &mut s);
+        assert!((theta[0] - 0.95).abs() < 1e-12);
     }
 }

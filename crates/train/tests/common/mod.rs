@@ -4,6 +4,8 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod example;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,359 @@
+//! The character-level language model of the text-generation tutorials.
+
+use autograd::{Tape, Var};
+use rand::Rng;
+use tensor::{Element, Indices, Tensor};
+
+use super::config::{check_model, field, ConfigError, Metadata, ModelConfig};
+use crate::cell::CellOptions;
+use crate::embedding::{Embedding, EmbeddingOptions};
+use crate::init::InitScheme;
+use crate::linear::{Linear, LinearOptions};
+use crate::module::{Module, Visitor, VisitorMut};
+use crate::recurrent::{RecurrentConfig, RecurrentOutput, SequenceOptions};
+use crate::recurrent_layer::{CellKind, RecurrentLayer};
+use crate::summary::Summary;
+
+/// Configuration of a [`CharRnn`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CharRnnConfig {
+    /// Character ids `0..vocab_size`.
+    pub vocab_size: usize,
+    /// Embedding width (default 64).
+    pub embedding_dim: usize,
+    /// Hidden size of every recurrent layer (default 256).
+    pub hidden_size: usize,
+    /// Stacked layers (default 2).
+    pub num_layers: usize,
+    /// The recurrent cell (default LSTM).
+    pub cell: CellKind,
+    /// Dropout between the recurrent layers in training passes (default 0).
+    pub dropout: f64,
+    /// Carry the state from one batch to the next (default true: consecutive
+    /// batches continue the same streams of text, truncated BPTT).
+    pub stateful: bool,
+    /// Keras' (default) or PyTorch's initializers.
+    pub init: InitScheme,
+}
+
+impl CharRnnConfig {
+    /// The defaults above for an alphabet of `vocab_size` characters.
+    pub fn new(vocab_size: usize) -> Self {
+        CharRnnConfig {
+            vocab_size,
+            embedding_dim: 64,
+            hidden_size: 256,
+            num_layers: 2,
+            cell: CellKind::Lstm,
+            dropout: 0.0,
+            stateful: true,
+            init: InitScheme::Keras,
+        }
+    }
+}
+
+impl ModelConfig for CharRnnConfig {
+    const MODEL: &'static str = "CharRnn";
+
+    fn to_metadata(&self) -> Metadata {
+        [
+            ("model", Self::MODEL.to_string()),
+            ("vocab_size", self.vocab_size.to_string()),
+            ("embedding_dim", self.embedding_dim.to_string()),
+            ("hidden_size", self.hidden_size.to_string()),
+            ("num_layers", self.num_layers.to_string()),
+            ("cell", self.cell.to_string()),
+            ("dropout", self.dropout.to_string()),
+            ("stateful", self.stateful.to_string()),
+            ("init", self.init.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    fn from_metadata(m: &Metadata) -> Result<Self, ConfigError> {
+        check_model(m, Self::MODEL)?;
+        Ok(CharRnnConfig {
+            vocab_size: field(m, "vocab_size")?,
+            embedding_dim: field(m, "embedding_dim")?,
+            hidden_size: field(m, "hidden_size")?,
+            num_layers: field(m, "num_layers")?,
+            cell: field(m, "cell")?,
+            dropout: field(m, "dropout")?,
+            stateful: field(m, "stateful")?,
+            init: field(m, "init")?,
+        })
+    }
+}
+
+/// A character-level language model (Karpathy's char-rnn): `embedding ->
+/// stacked RNN, LSTM or GRU -> fc` over the alphabet, predicting each next character.
+///
+/// ```text
+/// ids [B, T] -> embedding [B, T, E] -> rnn (stateful) [B, T, H] -> fc -> logits [B, T, V]
+/// ```
+///
+/// Parameters: `embedding.weight`, `lstm.weight_ih_l0`, ... (or `gru.*`,
+/// `rnn.*`: the recurrent layer is named after its cell), `fc.weight`, `fc.bias`.
+#[derive(Clone, Debug)]
+pub struct CharRnn<T: Element = f32> {
+    /// The character table.
+    pub embedding: Embedding<T>,
+    /// The recurrent stack.
+    pub rnn: RecurrentLayer<T>,
+    /// The projection to one logit per character.
+    pub fc: Linear<T>,
+    config: CharRnnConfig,
+}
+
+impl<T: Element> CharRnn<T> {
+    /// A fresh model.
+    pub fn new(config: CharRnnConfig, rng: &mut impl Rng) -> Self {
+        let embedding = Embedding::with_options(
+            config.vocab_size,
+            config.embedding_dim,
+            EmbeddingOptions {
+                init: config.init,
+                ..Default::default()
+            },
+            rng,
+        );
+        let rnn_config = RecurrentConfig {
+            num_layers: config.num_layers,
+            dropout: config.dropout,
+            stateful: config.stateful,
+            cell: CellOptions {
+                init: config.init,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let rnn = RecurrentLayer::new(
+            config.cell,
+            config.embedding_dim,
+            config.hidden_size,
+            rnn_config,
+            rng,
+        );
+        let fc = Linear::with_options(
+            config.hidden_size,
+            config.vocab_size,
+            LinearOptions {
+                init: config.init,
+                ..Default::default()
+            },
+            rng,
+        );
+        CharRnn {
+            embedding,
+            rnn,
+            fc,
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CharRnnConfig {
+        &self.config
+    }
+
+    /// Logits `[B, T, V]` for character ids `[B, T]`; a stateful model starts
+    /// from the state the previous batch ended in.
+    pub fn forward(&self, tape: &Tape<T>, ids: &Indices) -> Var<T> {
+        self.forward_state(tape, ids, None).0
+    }
+
+    /// Logits and the recurrent layer's output (final states included),
+    /// starting from `state` if given (`[h]` or `[h, c]`, each `[layers, B, H]`).
+    pub fn forward_state(
+        &self,
+        tape: &Tape<T>,
+        ids: &Indices,
+        state: Option<&[Var<T>]>,
+    ) -> (Var<T>, RecurrentOutput<T>) {
+        let x = self.embedding.forward(tape, ids);
+        let options = SequenceOptions {
+            initial_state: state,
+            ..Default::default()
+        };
+        let out = self.rnn.forward_options(tape, &x, &options);
+        (self.fc.forward(tape, &out.output), out)
+    }
+
+    /// Forgets the carried state (start of a new text or epoch).
+    pub fn reset_states(&self) {
+        self.rnn.reset_states();
+    }
+
+    /// Generates `length` characters after `prompt`: each step feeds the last
+    /// character, carrying the state, and draws the next from
+    /// `softmax(logits / temperature)`; temperature 0 takes the most likely
+    /// character (greedy decoding). Records nothing, and leaves the model's
+    /// carried state alone.
+    ///
+    /// # Panics
+    /// If `prompt` is empty, `temperature` is negative or not finite, or an
+    /// id is out of range.
+    pub fn generate(
+        &self,
+        prompt: &[usize],
+        length: usize,
+        temperature: f64,
+        rng: &mut impl Rng,
+    ) -> Vec<usize> {
+        assert!(!prompt.is_empty(), "CharRnn::generate: the prompt is empty");
+        assert!(
+            temperature.is_finite() && temperature >= 0.0,
+            "CharRnn::generate: temperature {temperature} must be 0 (greedy) or positive"
+        );
+        let model = self.clone();
+        model.reset_states();
+        let tape = Tape::no_grad();
+        let (logits, out) = model.forward_state(
+            &tape,
+            &Indices::new(prompt.to_vec(), &[1, prompt.len()]),
+            None,
+        );
+        let mut state = out.state();
+        let vocab = self.fc.out_features();
+        let mut last = logits.value().select(1, prompt.len() - 1).reshape(&[vocab]);
+        let mut text = Vec::with_capacity(length);
+        for _ in 0..length {
+            let next = sample(&last, temperature, rng);
+            text.push(next);
+            let (logits, out) =
+                model.forward_state(&tape, &Indices::new(vec![next], &[1, 1]), Some(&state));
+            state = out.state();
+            last = logits.value().reshape(&[vocab]);
+        }
+        text
+    }
+
+    /// A Keras-style table of the layers for a `[batch, time]` input.
+    pub fn summary(&self, batch: usize, time: usize) -> Summary {
+        let kind = self.rnn.kind();
+        let mut summary = Summary::new(format!("Char{}", kind.layer_type()));
+        summary
+            .add(
+                "embedding",
+                "Embedding",
+                &self.embedding.output_shape(&[batch, time]),
+                &self.embedding,
+            )
+            .add(
+                kind.name(),
+                kind.layer_type(),
+                &self.rnn.output_shape(&[batch, time, self.embedding.dim()]),
+                &self.rnn,
+            )
+            .add(
+                "fc",
+                "Linear",
+                &[batch, time, self.fc.out_features()],
+                &self.fc,
+            );
+        summary
+    }
+}
+
+/// Draws an id from `softmax(logits / temperature)`; the argmax at temperature 0.
+pub fn sample<T: Element>(logits: &Tensor<T>, temperature: f64, rng: &mut impl Rng) -> usize {
+    let values = logits.to_vec();
+    if temperature == 0.0 {
+        return logits.argmax_axis(0).values()[0];
+    }
+    let probabilities = logits
+        .scale(T::from_f64(1.0 / temperature))
+        .softmax(0)
+        .to_vec();
+    let mut draw: f64 = rng.gen();
+    for (i, p) in probabilities.iter().enumerate() {
+        draw -= p.to_f64();
+        if draw < 0.0 {
+            return i;
+        }
+    }
+    values.len() - 1
+}
+
+impl<T: Element> Module<T> for CharRnn<T> {
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        visitor.module("embedding", &self.embedding);
+        visitor.module(self.rnn.kind().name(), &self.rnn);
+        visitor.module("fc", &self.fc);
+    }
+
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        visitor.module("embedding", &mut self.embedding);
+        visitor.module(self.rnn.kind().name(), &mut self.rnn);
+        visitor.module("fc", &mut self.fc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn tiny(cell: CellKind) -> CharRnnConfig {
+        CharRnnConfig {
+            embedding_dim: 3,
+            hidden_size: 4,
+            cell,
+            ..CharRnnConfig::new(6)
+        }
+    }
+
+    #[test]
+    fn char_rnn_predicts_every_step_and_generates() {
+        let model = CharRnn::<f32>::new(tiny(CellKind::Gru), &mut StdRng::seed_from_u64(2));
+        assert_eq!(model.named_params()[1].0, "gru.weight_ih_l0");
+        let tape = Tape::new();
+        let logits = model.forward(&tape, &Indices::new(vec![1, 2, 3, 4, 5, 0], &[2, 3]));
+        assert_eq!(logits.shape(), &[2, 3, 6]);
+        assert!(model.rnn.carried_states().is_some(), "stateful by default");
+        let text = model.generate(&[1, 2], 5, 1.0, &mut StdRng::seed_from_u64(3));
+        assert_eq!(text.len(), 5);
+        assert!(text.iter().all(|&c| c < 6));
+        let summary = model.summary(8, 100).to_string();
+        assert!(summary.contains("gru (GRU)"), "{summary}");
+    }
+
+    /// Temperature 0 is greedy: every generated character is the argmax of
+    /// the model's own prediction from the text so far.
+    #[test]
+    fn temperature_zero_takes_the_most_likely_character() {
+        let config = CharRnnConfig {
+            stateful: false,
+            ..tiny(CellKind::Lstm)
+        };
+        let model = CharRnn::<f64>::new(config, &mut StdRng::seed_from_u64(4));
+        let prompt = [1, 2, 3];
+        let text = model.generate(&prompt, 6, 0.0, &mut StdRng::seed_from_u64(5));
+        let mut so_far = prompt.to_vec();
+        for &next in &text {
+            let tape = Tape::no_grad();
+            let logits = model.forward(&tape, &Indices::new(so_far.clone(), &[1, so_far.len()]));
+            let last = logits.value().select(1, so_far.len() - 1).reshape(&[6]);
+            assert_eq!(next, last.argmax_axis(0).values()[0]);
+            so_far.push(next);
+        }
+        let tensor = Tensor::from_vec(vec![0.1f64, 3.0, 2.9], &[3]);
+        assert_eq!(sample(&tensor, 0.0, &mut StdRng::seed_from_u64(0)), 1);
+    }
+
+    #[test]
+    fn the_configuration_round_trips_through_metadata() {
+        let config = CharRnnConfig {
+            dropout: 0.5,
+            stateful: false,
+            ..tiny(CellKind::Rnn)
+        };
+        assert_eq!(
+            CharRnnConfig::from_metadata(&config.to_metadata()),
+            Ok(config)
+        );
+    }
+}

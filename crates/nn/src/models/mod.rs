@@ -1,0 +1,16 @@
+//! Ready models for the tutorials: a sentiment classifier and a character-level
+//! language model, and how a checkpoint describes its model.
+//!
+//! Both are small compositions of the layers in this crate, named the way a
+//! PyTorch module with the same attributes would name its parameters, so a
+//! state dict saved from the equivalent PyTorch model loads here. Each has a
+//! configuration that can be written into a checkpoint ([`config`]), so the
+//! file alone rebuilds the model.
+
+pub mod char_rnn;
+pub mod config;
+pub mod sentiment;
+
+pub use char_rnn::{CharRnn, CharRnnConfig};
+pub use config::{ConfigError, Metadata, ModelConfig};
+pub use sentiment::{SentimentConfig, SentimentHead, SentimentModel};

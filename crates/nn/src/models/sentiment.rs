@@ -1,0 +1,467 @@
+//! The sentiment classifier of the IMDB tutorials.
+
+use autograd::{Reduction, Tape, Var};
+use rand::Rng;
+use tensor::{Element, Indices, Tensor};
+
+use super::config::{check_model, field, optional_field, optional_to_string};
+use super::config::{ConfigError, Metadata, ModelConfig};
+use crate::cell::CellOptions;
+use crate::dropout::Dropout;
+use crate::embedding::{Embedding, EmbeddingOptions};
+use crate::init::InitScheme;
+use crate::linear::{Linear, LinearOptions};
+use crate::module::{Module, Visitor, VisitorMut};
+use crate::recurrent::{MergeMode, RecurrentConfig, SequenceOptions};
+use crate::recurrent_layer::{CellKind, RecurrentLayer};
+use crate::summary::Summary;
+
+/// How a [`SentimentModel`] turns its features into a prediction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SentimentHead {
+    /// One logit, `sigmoid(logit) = P(positive)`, binary cross-entropy (Keras'
+    /// `Dense(1, activation="sigmoid")`).
+    #[default]
+    Logit,
+    /// Two logits, `softmax` over (negative, positive), cross-entropy (the
+    /// PyTorch tutorial's `nn.Linear(2H, 2)`).
+    TwoClass,
+}
+
+impl std::fmt::Display for SentimentHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SentimentHead::Logit => "logit",
+            SentimentHead::TwoClass => "two-class",
+        })
+    }
+}
+
+impl std::str::FromStr for SentimentHead {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "logit" => Ok(SentimentHead::Logit),
+            "two-class" => Ok(SentimentHead::TwoClass),
+            _ => Err(format!("expected logit or two-class, got {text:?}")),
+        }
+    }
+}
+
+/// Configuration of a [`SentimentModel`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SentimentConfig {
+    /// Token ids `0..vocab_size`.
+    pub vocab_size: usize,
+    /// Embedding width `E` (default 128).
+    pub embedding_dim: usize,
+    /// Hidden size `H` (default 128).
+    pub hidden_size: usize,
+    /// Stacked recurrent layers (default 1).
+    pub num_layers: usize,
+    /// The recurrent cell (default LSTM).
+    pub cell: CellKind,
+    /// A bidirectional encoder whose two final states are concatenated (default false).
+    pub bidirectional: bool,
+    /// Dropout between recurrent layers and on the final state before `fc` (default 0).
+    pub dropout: f64,
+    /// Keras' input dropout on each recurrent layer (default 0).
+    pub input_dropout: f64,
+    /// Keras' recurrent dropout (default 0).
+    pub recurrent_dropout: f64,
+    /// The padding id: its embedding stays zero, and it marks padded steps (default `Some(0)`).
+    pub padding_idx: Option<usize>,
+    /// Keras' (default) or PyTorch's initializers, for every layer.
+    pub init: InitScheme,
+    /// One logit (default) or two classes.
+    pub head: SentimentHead,
+}
+
+impl SentimentConfig {
+    /// The defaults above for a vocabulary of `vocab_size` ids.
+    pub fn new(vocab_size: usize) -> Self {
+        SentimentConfig {
+            vocab_size,
+            embedding_dim: 128,
+            hidden_size: 128,
+            num_layers: 1,
+            cell: CellKind::Lstm,
+            bidirectional: false,
+            dropout: 0.0,
+            input_dropout: 0.0,
+            recurrent_dropout: 0.0,
+            padding_idx: Some(0),
+            init: InitScheme::Keras,
+            head: SentimentHead::Logit,
+        }
+    }
+}
+
+impl ModelConfig for SentimentConfig {
+    const MODEL: &'static str = "SentimentModel";
+
+    fn to_metadata(&self) -> Metadata {
+        [
+            ("model", Self::MODEL.to_string()),
+            ("vocab_size", self.vocab_size.to_string()),
+            ("embedding_dim", self.embedding_dim.to_string()),
+            ("hidden_size", self.hidden_size.to_string()),
+            ("num_layers", self.num_layers.to_string()),
+            ("cell", self.cell.to_string()),
+            ("bidirectional", self.bidirectional.to_string()),
+            ("dropout", self.dropout.to_string()),
+            ("input_dropout", self.input_dropout.to_string()),
+            ("recurrent_dropout", self.recurrent_dropout.to_string()),
+            ("padding_idx", optional_to_string(self.padding_idx)),
+            ("init", self.init.to_string()),
+            ("head", self.head.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    fn from_metadata(m: &Metadata) -> Result<Self, ConfigError> {
+        check_model(m, Self::MODEL)?;
+        Ok(SentimentConfig {
+            vocab_size: field(m, "vocab_size")?,
+            embedding_dim: field(m, "embedding_dim")?,
+            hidden_size: field(m, "hidden_size")?,
+            num_layers: field(m, "num_layers")?,
+            cell: field(m, "cell")?,
+            bidirectional: field(m, "bidirectional")?,
+            dropout: field(m, "dropout")?,
+            input_dropout: field(m, "input_dropout")?,
+            recurrent_dropout: field(m, "recurrent_dropout")?,
+            padding_idx: optional_field(m, "padding_idx")?,
+            init: field(m, "init")?,
+            head: field(m, "head")?,
+        })
+    }
+}
+
+/// Sentiment of a review: `embedding -> (bi)RNN/LSTM/GRU over the valid
+/// tokens -> final h -> dropout -> fc`.
+///
+/// ```text
+/// ids [B, T] -> embedding [B, T, E] -> encoder (masked) -> h_n of the last layer [B, H*D]
+///            -> dropout -> fc -> logits [B] (one logit) or [B, 2] (two classes)
+/// ```
+///
+/// Parameters: `embedding.weight`, `lstm.weight_ih_l0`, `lstm.weight_hh_l0`,
+/// `lstm.bias_ih_l0`, `lstm.bias_hh_l0` (`gru.*` or `rnn.*` for the other
+/// cells; `_reverse`, `_l1`, ... as configured), `fc.weight`, `fc.bias`: the
+/// state dict of
+///
+/// ```python
+/// class SentimentLSTM(nn.Module):
+///     def __init__(self, V, E, H, layers, bidirectional):
+///         super().__init__()
+///         self.embedding = nn.Embedding(V, E, padding_idx=0)
+///         self.lstm = nn.LSTM(E, H, layers, batch_first=True, bidirectional=bidirectional)
+///         self.fc = nn.Linear(H * (2 if bidirectional else 1), 1)
+/// ```
+#[derive(Clone, Debug)]
+pub struct SentimentModel<T: Element = f32> {
+    /// The token table.
+    pub embedding: Embedding<T>,
+    /// The recurrent encoder, named after its cell (`lstm`, `gru`, `rnn`).
+    pub encoder: RecurrentLayer<T>,
+    /// Dropout on the final state (no parameters).
+    pub dropout: Dropout,
+    /// The classifier on the final state.
+    pub fc: Linear<T>,
+    config: SentimentConfig,
+}
+
+impl<T: Element> SentimentModel<T> {
+    /// A fresh model.
+    ///
+    /// # Panics
+    /// If a size is 0 or a dropout probability is not in `[0, 1)`.
+    pub fn new(config: SentimentConfig, rng: &mut impl Rng) -> Self {
+        for (what, size) in [
+            ("vocab_size", config.vocab_size),
+            ("embedding_dim", config.embedding_dim),
+            ("hidden_size", config.hidden_size),
+        ] {
+            assert!(size > 0, "SentimentModel: {what} must be at least 1");
+        }
+        let embedding = Embedding::with_options(
+            config.vocab_size,
+            config.embedding_dim,
+            EmbeddingOptions {
+                padding_idx: config.padding_idx,
+                mask_zero: false,
+                init: config.init,
+            },
+            rng,
+        );
+        let encoder_config = RecurrentConfig {
+            num_layers: config.num_layers,
+            bidirectional: config.bidirectional,
+            merge_mode: MergeMode::Concat,
+            dropout: config.dropout,
+            input_dropout: config.input_dropout,
+            recurrent_dropout: config.recurrent_dropout,
+            cell: CellOptions {
+                init: config.init,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let encoder = RecurrentLayer::new(
+            config.cell,
+            config.embedding_dim,
+            config.hidden_size,
+            encoder_config,
+            rng,
+        );
+        let outputs = match config.head {
+            SentimentHead::Logit => 1,
+            SentimentHead::TwoClass => 2,
+        };
+        let fc = Linear::with_options(
+            encoder.output_size(),
+            outputs,
+            LinearOptions {
+                init: config.init,
+                ..Default::default()
+            },
+            rng,
+        );
+        SentimentModel {
+            embedding,
+            encoder,
+            dropout: Dropout::new(config.dropout),
+            fc,
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SentimentConfig {
+        &self.config
+    }
+
+    /// Logits for token ids `[B, T]`: `[B]` with the one-logit head, `[B, 2]`
+    /// with the two-class head.
+    ///
+    /// `mask` (`[B, T]`, 1 at real tokens) says which steps are valid, with
+    /// padding on either side; without it, tokens equal to `padding_idx` are
+    /// padding (Keras' mask propagation), or every step is valid.
+    ///
+    /// # Panics
+    /// If `ids` is not `[B, T]` or the mask has another shape.
+    pub fn forward(&self, tape: &Tape<T>, ids: &Indices, mask: Option<&Tensor<T>>) -> Var<T> {
+        assert_eq!(
+            ids.shape().len(),
+            2,
+            "SentimentModel: token ids must be [batch, time], got {:?}",
+            ids.shape()
+        );
+        let derived = if mask.is_none() {
+            self.embedding.compute_mask(ids)
+        } else {
+            None
+        };
+        let mask = mask.or(derived.as_ref());
+        let x = self.embedding.forward(tape, ids);
+        let options = SequenceOptions {
+            mask,
+            ..Default::default()
+        };
+        let encoded = self.encoder.forward_options(tape, &x, &options);
+        let features = self.dropout.forward(&encoded.final_hidden());
+        let logits = self.fc.forward(tape, &features);
+        match self.config.head {
+            SentimentHead::Logit => logits.reshape(&[ids.shape()[0]]),
+            SentimentHead::TwoClass => logits,
+        }
+    }
+
+    /// The mean loss of `logits` (from [`SentimentModel::forward`]) against
+    /// labels `[B]` (1 positive, 0 negative): binary or two-class cross-entropy.
+    ///
+    /// # Panics
+    /// If the shapes do not match, or (two-class head) a label is not 0 or 1.
+    pub fn loss(&self, logits: &Var<T>, labels: &Tensor<T>) -> Var<T> {
+        match self.config.head {
+            SentimentHead::Logit => {
+                logits.binary_cross_entropy_with_logits(labels, None, Reduction::Mean)
+            }
+            SentimentHead::TwoClass => {
+                logits.cross_entropy(&class_ids(labels), None, Reduction::Mean)
+            }
+        }
+    }
+
+    /// `P(positive)` of each review from its logits.
+    pub fn positive_probability(&self, logits: &Tensor<T>) -> Vec<f64> {
+        match self.config.head {
+            SentimentHead::Logit => logits
+                .sigmoid()
+                .to_vec()
+                .iter()
+                .map(|p| p.to_f64())
+                .collect(),
+            SentimentHead::TwoClass => logits
+                .softmax(1)
+                .select(1, 1)
+                .to_vec()
+                .iter()
+                .map(|p| p.to_f64())
+                .collect(),
+        }
+    }
+
+    /// A Keras-style table of the layers for a `[batch, time]` input.
+    pub fn summary(&self, batch: usize, time: usize) -> Summary {
+        let features = self.encoder.output_size();
+        let kind = self.encoder.kind();
+        let encoder_type = if self.config.bidirectional {
+            format!("Bidirectional({})", kind.layer_type())
+        } else {
+            kind.layer_type().to_string()
+        };
+        let mut summary = Summary::new("SentimentModel");
+        summary
+            .add(
+                "embedding",
+                "Embedding",
+                &self.embedding.output_shape(&[batch, time]),
+                &self.embedding,
+            )
+            .add(kind.name(), encoder_type, &[batch, features], &self.encoder)
+            .add::<T>("dropout", "Dropout", &[batch, features], &self.dropout)
+            .add("fc", "Linear", &[batch, self.fc.out_features()], &self.fc);
+        summary
+    }
+}
+
+/// Labels `[B]` of 0.0 and 1.0 as class ids.
+fn class_ids<T: Element>(labels: &Tensor<T>) -> Indices {
+    let ids = labels
+        .to_vec()
+        .iter()
+        .map(|&y| {
+            let y = y.to_f64();
+            assert!(
+                y == 0.0 || y == 1.0,
+                "SentimentModel: a two-class label must be 0 or 1, got {y}"
+            );
+            y as usize
+        })
+        .collect();
+    Indices::new(ids, labels.shape())
+}
+
+impl<T: Element> Module<T> for SentimentModel<T> {
+    fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
+        visitor.module("embedding", &self.embedding);
+        visitor.module(self.encoder.kind().name(), &self.encoder);
+        visitor.module("fc", &self.fc);
+    }
+
+    fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
+        visitor.module("embedding", &mut self.embedding);
+        visitor.module(self.encoder.kind().name(), &mut self.encoder);
+        visitor.module("fc", &mut self.fc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn tiny() -> SentimentConfig {
+        SentimentConfig {
+            embedding_dim: 3,
+            hidden_size: 4,
+            bidirectional: true,
+            ..SentimentConfig::new(10)
+        }
+    }
+
+    #[test]
+    fn parameters_are_named_like_the_pytorch_model() {
+        for cell in CellKind::ALL {
+            let model = SentimentModel::<f32>::new(
+                SentimentConfig { cell, ..tiny() },
+                &mut StdRng::seed_from_u64(0),
+            );
+            let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names[0], "embedding.weight");
+            assert_eq!(names[1], format!("{cell}.weight_ih_l0"));
+            assert_eq!(names[5], format!("{cell}.weight_ih_l0_reverse"));
+            assert_eq!(names[names.len() - 2..], ["fc.weight", "fc.bias"]);
+        }
+    }
+
+    #[test]
+    fn logits_have_one_entry_per_review_and_every_parameter_gets_a_gradient() {
+        for head in [SentimentHead::Logit, SentimentHead::TwoClass] {
+            let model = SentimentModel::<f64>::new(
+                SentimentConfig { head, ..tiny() },
+                &mut StdRng::seed_from_u64(0),
+            );
+            let ids = Indices::new(vec![0, 0, 3, 4, 5, 6, 7, 8], &[2, 4]);
+            let labels = Tensor::from_vec(vec![1.0, 0.0], &[2]);
+            let tape = Tape::new();
+            let logits = model.forward(&tape, &ids, None);
+            let probabilities = model.positive_probability(logits.value());
+            assert_eq!(probabilities.len(), 2);
+            assert!(probabilities.iter().all(|p| (0.0..=1.0).contains(p)));
+            let grads = tape.backward(&model.loss(&logits, &labels)).unwrap();
+            drop(tape);
+            for (name, param) in model.named_params() {
+                assert!(
+                    param.grad(&grads).is_some(),
+                    "{head}: {name} has no gradient"
+                );
+            }
+        }
+    }
+
+    /// With `padding_idx = 0` the mask comes from the ids: a pre-padded review
+    /// scores as the same review without padding.
+    #[test]
+    fn padding_does_not_change_a_reviews_score() {
+        let model = SentimentModel::<f64>::new(tiny(), &mut StdRng::seed_from_u64(1));
+        let tape = Tape::no_grad();
+        let padded = model
+            .forward(&tape, &Indices::new(vec![0, 0, 3, 4], &[1, 4]), None)
+            .item();
+        let alone = model
+            .forward(&tape, &Indices::new(vec![3, 4], &[1, 2]), None)
+            .item();
+        assert!((padded - alone).abs() < 1e-14);
+        let text = model.summary(32, 200).to_string();
+        assert!(text.contains("lstm (Bidirectional(LSTM))"), "{text}");
+        assert!(text.contains(&format!("Total params: {}", model.num_params())));
+    }
+
+    #[test]
+    fn the_configuration_round_trips_through_metadata() {
+        let config = SentimentConfig {
+            cell: CellKind::Gru,
+            padding_idx: None,
+            dropout: 0.25,
+            head: SentimentHead::TwoClass,
+            init: InitScheme::PyTorch,
+            ..tiny()
+        };
+        let metadata = config.to_metadata();
+        assert_eq!(SentimentConfig::from_metadata(&metadata), Ok(config));
+        let mut broken = metadata.clone();
+        broken.insert("hidden_size".into(), "many".into());
+        let error = SentimentConfig::from_metadata(&broken).unwrap_err();
+        assert_eq!(error.key, "hidden_size");
+        broken.insert("model".into(), "CharRnn".into());
+        let error = SentimentConfig::from_metadata(&broken).unwrap_err();
+        assert!(error.to_string().contains("holds a CharRnn"), "{error}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Checks for command-line values, shared by the example programs.
+//!
+//! Each is a plain `fn(&str) -> Result<T, String>`, which is what a `clap`
+//! value parser takes: a bad value is reported with the option's name, and
+//! the program exits with a message instead of a panic.
+
+/// A whole number of at least 1.
+///
+/// # Errors
+/// If `text` is not a whole number or is 0.
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+/// A finite number greater than 0 (a learning rate, a clipping norm).
+///
+/// # Errors
+/// If `text` is not a number, or not finite and positive.
+pub fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(x) => Err(format!("must be a finite number greater than 0, got {x}")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// A finite number of at least 0 (0 can mean "off").
+///
+/// # Errors
+/// If `text` is not a number, or negative or not finite.
+pub fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(x) => Err(format!("must be a finite number of at least 0, got {x}")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// A probability in `[0, 1)` (a dropout rate).
+///
+/// # Errors
+/// If `text` is not a number in `[0, 1)`.
+pub fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
+        Ok(p) => Err(format!("must be in [0, 1), got {p}")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// A path that is not empty.
+///
+/// # Errors
+/// If `text` is empty.
+pub fn non_empty_path(text: &str) -> Result<std::path::PathBuf, String> {
+    if text.trim().is_empty() {
+        Err("must not be empty".to_string())
+    } else {
+        Ok(text.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_are_named() {
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert_eq!(at_least_one("0").unwrap_err(), "must be at least 1");
+        assert!(at_least_one("-1")
+            .unwrap_err()
+            .contains("not a whole number"));
+        assert_eq!(positive("1e-3"), Ok(1e-3));
+        for bad in ["0", "-1", "NaN", "inf"] {
+            assert!(
+                positive(bad).unwrap_err().contains("greater than 0"),
+                "{bad}"
+            );
+        }
+        assert_eq!(non_negative("0"), Ok(0.0));
+        assert!(non_negative("-0.5").is_err());
+        assert_eq!(probability("0.5"), Ok(0.5));
+        for bad in ["1", "1.5", "-0.1", "NaN"] {
+            assert!(probability(bad).unwrap_err().contains("[0, 1)"), "{bad}");
+        }
+        assert!(non_empty_path("").is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! The `imdb_lstm` program as a user runs it: bad flags are named and exit
+//! with code 1 (no panic, no backtrace); a tiny run trains, resumes and
+//! writes what it promises.
+
+mod common;
+
+use std::process::Command;
+
+use common::example::{example_binary, run_example};
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn bad_flags_are_named_and_exit_with_code_1() {
+    for (args, expected) in [
+        (&["--hidden", "0"][..], "--hidden"),
+        (&["--layers", "0"], "--layers"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--dropout", "1.5"], "--dropout"),
+        (&["--recurrent-dropout", "NaN"], "--recurrent-dropout"),
+        (&["--lr", "-1"], "--lr"),
+        (&["--lr", "NaN"], "--lr"),
+        (&["--clip", "-2"], "--clip"),
+        (&["--batch-size", "many"], "--batch-size"),
+        (&["--cell", "transformer"], "--cell"),
+        (&["--out", ""], "--out"),
+        (&["--no-such-flag"], "--no-such-flag"),
+    ] {
+        let output = run_example("imdb_lstm", args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(
+            !message.contains("panicked") && !message.contains("backtrace"),
+            "{args:?}: {message}"
+        );
+    }
+    let help = run_example("imdb_lstm", &["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--cell", "--resume", "--patience", "--data"] {
+        assert!(text.contains(flag), "{text}");
+    }
+    assert!(
+        !text.contains("```"),
+        "help is not a raw doc comment: {text}"
+    );
+}
+
+#[test]
+fn a_tiny_run_trains_resumes_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
+    let out = dir.path().join("run");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--embedding",
+            "4",
+            "--hidden",
+            "4",
+            "--batch-size",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(example_binary("imdb_lstm"))
+            .args(&args)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env_remove("TAPEGRAD_DATA")
+            .output()
+            .unwrap()
+    };
+    let first = run(&["--epochs", "1", "--cell", "gru"]);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}\n{}", stderr(&first));
+    assert!(stdout.contains("epoch 1/1"), "{stdout}");
+    assert!(stdout.contains("test: loss"), "{stdout}");
+    assert!(stdout.contains("peak memory: "), "{stdout}");
+    for file in [
+        "history.csv",
+        "loss.svg",
+        "accuracy.svg",
+        "best.safetensors",
+        "last.safetensors",
+        "vocab.txt",
+    ] {
+        assert!(out.join(file).exists(), "{file} is missing");
+    }
+
+    let resumed = run(&["--epochs", "2", "--cell", "gru", "--resume"]);
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert!(resumed.status.success(), "{stdout}\n{}", stderr(&resumed));
+    assert!(stdout.contains("resuming"), "{stdout}");
+    assert!(stdout.contains("epoch 2/2"), "{stdout}");
+    assert!(!stdout.contains("epoch 1/2"), "{stdout}");
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 3, "{history}");
+
+    // Resuming with another architecture is refused, naming the setting.
+    let changed = run(&["--epochs", "3", "--cell", "lstm", "--resume"]);
+    let message = stderr(&changed);
+    assert_eq!(changed.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("cell = \"gru\", this one has \"lstm\""),
+        "{message}"
+    );
+}

@@ -1,0 +1,273 @@
+//! The training loop: a stopped and resumed run equals an uninterrupted one
+//! bit for bit, a diverging run stops with the epoch and step and keeps the
+//! last good checkpoint, and what it writes is complete and atomic.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use nn::{CellKind, ModelConfig, Module, SentimentConfig, SentimentModel};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tensor::Tensor;
+use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
+use train::optim::{Adam, Sgd};
+use train::tasks::sentiment_step;
+use train::trainer::{self, TrainError, Trainer, TrainerConfig};
+
+/// Reviews whose label is whether token 3 occurs: learnable in a few epochs.
+fn reviews(count: usize, seed: u64) -> Vec<Review> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let length = rng.gen_range(3..12);
+            let positive = rng.gen_bool(0.5);
+            let mut token_ids: Vec<usize> = (0..length).map(|_| rng.gen_range(4..30)).collect();
+            if positive {
+                let at = rng.gen_range(0..length);
+                token_ids[at] = 3;
+            }
+            Review {
+                token_ids,
+                sentiment: if positive {
+                    Sentiment::Positive
+                } else {
+                    Sentiment::Negative
+                },
+                rating: if positive { 8 } else { 2 },
+            }
+        })
+        .collect()
+}
+
+fn config() -> SentimentConfig {
+    SentimentConfig {
+        embedding_dim: 8,
+        hidden_size: 8,
+        cell: CellKind::Gru,
+        dropout: 0.3,
+        recurrent_dropout: 0.2,
+        ..SentimentConfig::new(30)
+    }
+}
+
+fn model() -> SentimentModel {
+    SentimentModel::new(config(), &mut StdRng::seed_from_u64(0))
+}
+
+fn trainer_config(epochs: usize, dir: &Path, resume: bool) -> TrainerConfig {
+    TrainerConfig {
+        seed: 7,
+        clip_norm: Some(1.0),
+        resume,
+        verbose: false,
+        metadata: config().to_metadata(),
+        ..TrainerConfig::new(epochs, dir)
+    }
+}
+
+/// Trains for `epochs` (resuming when asked) with Adam at `lr` and returns the result.
+fn run(
+    dir: &Path,
+    epochs: usize,
+    resume: bool,
+    lr: f64,
+) -> Result<(trainer::FitReport, SentimentModel), TrainError> {
+    let (train, validation) = (reviews(96, 1), reviews(32, 2));
+    let loader = LoaderConfig {
+        seed: 7,
+        ..LoaderConfig::new(16)
+    };
+    let train = DataLoader::new(&train, loader).unwrap();
+    let validation = DataLoader::new(&validation, LoaderConfig::evaluation(16)).unwrap();
+    let mut model = model();
+    let mut adam = Adam::new(lr);
+    let mut trainer = Trainer::new(trainer_config(epochs, dir, resume))?;
+    let report = trainer.fit(
+        &mut model,
+        &mut adam,
+        &train,
+        Some(&validation),
+        &mut sentiment_step,
+    )?;
+    Ok((report, model))
+}
+
+fn file_tensors(path: &Path) -> BTreeMap<String, Tensor<f32>> {
+    nn::checkpoint::read(path).unwrap().tensors
+}
+
+#[test]
+fn a_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
+    let whole = tempfile::tempdir().unwrap();
+    let (straight, straight_model) = run(whole.path(), 3, false, 1e-2).unwrap();
+    assert_eq!(straight.history.epochs(), 3);
+    let losses = straight.history.get("loss").unwrap();
+    assert!(losses[2] < losses[0], "the model learns: {losses:?}");
+
+    let split = tempfile::tempdir().unwrap();
+    let (first, _) = run(split.path(), 1, false, 1e-2).unwrap();
+    assert_eq!(first.epochs_trained, 1);
+    let (resumed, resumed_model) = run(split.path(), 3, true, 1e-2).unwrap();
+    assert_eq!(resumed.epochs_trained, 2);
+    assert_eq!(resumed.history.to_csv(), straight.history.to_csv());
+    assert_eq!(resumed.best, straight.best);
+    assert_eq!(resumed_model.state_dict(), straight_model.state_dict());
+    for file in ["last.safetensors", "best.safetensors"] {
+        assert_eq!(
+            file_tensors(&split.path().join(file)),
+            file_tensors(&whole.path().join(file)),
+            "{file}: weights and optimizer state"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(split.path().join("history.csv")).unwrap(),
+        straight.history.to_csv()
+    );
+
+    // The best checkpoint of this run loads, and a run that is already complete trains nothing.
+    let mut loaded = model();
+    trainer::load_best(&mut loaded, &resumed).unwrap();
+    let (again, _) = run(split.path(), 3, true, 1e-2).unwrap();
+    assert_eq!(again.epochs_trained, 0);
+}
+
+#[test]
+fn a_diverging_run_names_the_epoch_and_step_and_keeps_the_good_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), 1, false, 1e-2).unwrap();
+    let best = std::fs::read(dir.path().join("best.safetensors")).unwrap();
+    let last = std::fs::read(dir.path().join("last.safetensors")).unwrap();
+
+    // A new run into the same directory, plain SGD at a huge learning rate: the weights overflow.
+    let (train, validation) = (reviews(96, 1), reviews(32, 2));
+    let train = DataLoader::new(
+        &train,
+        LoaderConfig {
+            seed: 7,
+            ..LoaderConfig::new(16)
+        },
+    )
+    .unwrap();
+    let validation = DataLoader::new(&validation, LoaderConfig::evaluation(16)).unwrap();
+    let mut model = model();
+    let mut trainer = Trainer::new(TrainerConfig {
+        clip_norm: None,
+        ..trainer_config(3, dir.path(), false)
+    })
+    .unwrap();
+    let mut sgd = Sgd::new(1e38);
+    let error = trainer
+        .fit(
+            &mut model,
+            &mut sgd,
+            &train,
+            Some(&validation),
+            &mut sentiment_step,
+        )
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, TrainError::Diverged { epoch: 1, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("training diverged at epoch 1, step "),
+        "{message}"
+    );
+    assert!(
+        message.contains("is NaN") || message.contains("is inf"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("best.safetensors")).unwrap(),
+        best
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("last.safetensors")).unwrap(),
+        last
+    );
+}
+
+#[test]
+fn resuming_checks_the_run_it_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = run(dir.path(), 2, true, 1e-2).unwrap_err().to_string();
+    assert!(error.contains("there is no run to continue"), "{error}");
+
+    run(dir.path(), 1, false, 1e-2).unwrap();
+    let other_model = SentimentConfig {
+        hidden_size: 9,
+        ..config()
+    };
+    let mut changed = trainer_config(2, dir.path(), true);
+    changed.metadata = other_model.to_metadata();
+    let mut trainer = Trainer::new(changed).unwrap();
+    let (train, validation) = (reviews(32, 1), reviews(16, 2));
+    let train = DataLoader::new(&train, LoaderConfig::new(16)).unwrap();
+    let validation = DataLoader::new(&validation, LoaderConfig::evaluation(16)).unwrap();
+    let mut model = SentimentModel::new(other_model, &mut StdRng::seed_from_u64(0));
+    let error = trainer
+        .fit(
+            &mut model,
+            &mut Adam::new(1e-2),
+            &train,
+            Some(&validation),
+            &mut sentiment_step,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("hidden_size = \"8\", this one has \"9\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_second_run_cannot_write_into_a_locked_directory_and_leftovers_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let leftover = dir.path().join(".tmp-last.safetensors-999-0");
+    std::fs::write(&leftover, b"half a checkpoint").unwrap();
+    let first = Trainer::new(trainer_config(1, dir.path(), false)).unwrap();
+    assert!(
+        !leftover.exists(),
+        "a killed write's temporary file is removed"
+    );
+    let error = Trainer::new(trainer_config(1, dir.path(), false))
+        .err()
+        .expect("the directory is locked")
+        .to_string();
+    assert!(error.contains("another run is writing into"), "{error}");
+    drop(first);
+    Trainer::new(trainer_config(1, dir.path(), false)).unwrap();
+}
+
+#[test]
+fn early_stopping_ends_the_run_after_patience_epochs_without_improvement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, validation) = (reviews(32, 1), reviews(16, 2));
+    let train = DataLoader::new(&train, LoaderConfig::new(16)).unwrap();
+    let validation = DataLoader::new(&validation, LoaderConfig::evaluation(16)).unwrap();
+    let mut model = model();
+    let mut trainer = Trainer::new(TrainerConfig {
+        patience: Some(2),
+        ..trainer_config(50, dir.path(), false)
+    })
+    .unwrap();
+    // A learning rate of (almost) zero: the validation loss never improves after epoch 1.
+    let report = trainer
+        .fit(
+            &mut model,
+            &mut Sgd::new(1e-30),
+            &train,
+            Some(&validation),
+            &mut sentiment_step,
+        )
+        .unwrap();
+    assert!(report.stopped_early);
+    assert_eq!(
+        report.history.epochs(),
+        3,
+        "1 best epoch + 2 without improvement"
+    );
+    assert_eq!(report.best.unwrap().0, 1);
+}
