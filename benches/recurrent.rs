@@ -6,10 +6,14 @@
 //! `backward`, i.e. one training step of the layer without the optimizer:
 //!
 //! - `LSTM`: one direction, `[64 x 200] @ [128 -> 4*128]` input projection once,
-//!   then 200 recurrent steps;
-//! - `GRU`: the same with three gates;
-//! - `LSTM, 1 thread`: the same with `tensor::set_num_threads(1)`, to show
-//!   what the second core adds;
+//!   then 200 recurrent steps, each step's elementwise part one fused op;
+//! - `LSTM, composed`: the same with the cell's composed graph of ops
+//!   (`CellOptions::fused` off), the reference the fused step is proven equal to;
+//! - `LSTM, 4 shards in parallel`: the batch cut into 4 shards of 16 rows,
+//!   each recorded on its own tape by its own thread (`tensor::parallel_map`),
+//!   the gradients added: what the training loop does;
+//! - `LSTM, 1 thread`: `LSTM` with `tensor::set_num_threads(1)`;
+//! - `GRU`, `GRU, composed`: the same with three gates;
 //! - `BiLSTM`: two directions (twice the work of `LSTM`);
 //! - baseline, `LSTM, projection per step`: the same LSTM written the naive
 //!   way, multiplying each step's input inside the time loop (200 small
@@ -20,14 +24,15 @@
 //! table (best of a few runs per contender, taken in turns) prints tokens/s,
 //! milliseconds per batch and the forward-only figure.
 //!
-//! Run with `cargo bench --bench recurrent` (about a minute).
+//! Run with `cargo bench --bench recurrent` (about a minute). PyTorch's
+//! figures for the same step come from `benches/peers/imdb_pytorch.py step`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use autograd::{Tape, Var};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use nn::{Gru, Lstm, Module, RecurrentConfig};
+use nn::{CellOptions, Gru, Lstm, Module, RecurrentConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::Tensor;
@@ -41,7 +46,9 @@ const TOKENS: usize = BATCH * TIME;
 /// The layers under test and their input.
 struct Setup {
     lstm: Lstm<f32>,
+    lstm_composed: Lstm<f32>,
     gru: Gru<f32>,
+    gru_composed: Gru<f32>,
     bilstm: Lstm<f32>,
     x: Tensor<f32>,
 }
@@ -53,52 +60,87 @@ impl Setup {
             bidirectional: true,
             ..Default::default()
         };
+        let composed = RecurrentConfig {
+            cell: CellOptions {
+                fused: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         Setup {
             lstm: Lstm::new(EMBED, HIDDEN, &mut rng),
+            lstm_composed: Lstm::with_config(EMBED, HIDDEN, composed, &mut rng),
             gru: Gru::new(EMBED, HIDDEN, &mut rng),
+            gru_composed: Gru::with_config(EMBED, HIDDEN, composed, &mut rng),
             bilstm: Lstm::with_config(EMBED, HIDDEN, bi, &mut rng),
             x: Tensor::rand_normal(&[BATCH, TIME, EMBED], 0.0, 1.0, &mut rng),
         }
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Who {
     Lstm,
+    LstmComposed,
+    LstmSharded,
     LstmOneThread,
     Gru,
+    GruComposed,
     BiLstm,
     NaiveLstm,
 }
 
-const WHO: [Who; 5] = [
+const WHO: [Who; 8] = [
     Who::Lstm,
+    Who::LstmComposed,
+    Who::LstmSharded,
     Who::LstmOneThread,
     Who::Gru,
+    Who::GruComposed,
     Who::BiLstm,
     Who::NaiveLstm,
 ];
 
+/// Rows per shard for `LstmSharded`, as the training loop cuts a batch.
+const SHARD: usize = 16;
+
 impl Who {
     fn name(self) -> &'static str {
         match self {
-            Who::Lstm => "LSTM",
+            Who::Lstm => "LSTM (fused step)",
+            Who::LstmComposed => "LSTM, composed cell",
+            Who::LstmSharded => "LSTM, 4 shards in parallel",
             Who::LstmOneThread => "LSTM, 1 thread (set_num_threads(1))",
-            Who::Gru => "GRU",
-            Who::BiLstm => "BiLSTM",
+            Who::Gru => "GRU (fused step)",
+            Who::GruComposed => "GRU, composed cell",
+            Who::BiLstm => "BiLSTM (fused step)",
             Who::NaiveLstm => "LSTM, projection per step (baseline)",
+        }
+    }
+
+    /// The layer's output `[B, T, F]` for input rows `rows` on `tape`.
+    fn forward_rows(
+        self,
+        setup: &Setup,
+        tape: &Tape<f32>,
+        rows: std::ops::Range<usize>,
+    ) -> Var<f32> {
+        let x = tape.leaf(setup.x.narrow(0, rows.start, rows.len()));
+        match self {
+            Who::Lstm | Who::LstmOneThread | Who::LstmSharded => {
+                setup.lstm.forward(tape, &x).output
+            }
+            Who::LstmComposed => setup.lstm_composed.forward(tape, &x).output,
+            Who::Gru => setup.gru.forward(tape, &x).output,
+            Who::GruComposed => setup.gru_composed.forward(tape, &x).output,
+            Who::BiLstm => setup.bilstm.forward(tape, &x).output,
+            Who::NaiveLstm => naive_lstm(&setup.lstm, tape, &x),
         }
     }
 
     /// The layer's output `[B, T, F]` on `tape`.
     fn forward(self, setup: &mut Setup, tape: &Tape<f32>) -> Var<f32> {
-        let x = tape.leaf(setup.x.clone());
-        match self {
-            Who::Lstm | Who::LstmOneThread => setup.lstm.forward(tape, &x).output,
-            Who::Gru => setup.gru.forward(tape, &x).output,
-            Who::BiLstm => setup.bilstm.forward(tape, &x).output,
-            Who::NaiveLstm => naive_lstm(&setup.lstm, tape, &x),
-        }
+        self.forward_rows(setup, tape, 0..BATCH)
     }
 
     /// Runs `f` with this contender's thread setting (all cores but for
@@ -113,6 +155,22 @@ impl Who {
 
     /// One forward + backward pass.
     fn step(self, setup: &mut Setup) {
+        if self == Who::LstmSharded {
+            let setup = &*setup;
+            let mut grads = tensor::parallel_map(BATCH / SHARD, |shard| {
+                let tape = Tape::new();
+                let rows = shard * SHARD..(shard + 1) * SHARD;
+                let loss = self.forward_rows(setup, &tape, rows).mean();
+                tape.backward(&loss).unwrap()
+            })
+            .into_iter();
+            let mut total = grads.next().unwrap();
+            for other in grads {
+                total.add_params(&other);
+            }
+            black_box(total);
+            return;
+        }
         self.with_threads(|| {
             let tape = Tape::new();
             let loss = self.forward(setup, &tape).mean();
@@ -122,6 +180,15 @@ impl Who {
 
     /// Forward only, recording nothing (inference).
     fn infer(self, setup: &mut Setup) {
+        if self == Who::LstmSharded {
+            let setup = &*setup;
+            black_box(tensor::parallel_map(BATCH / SHARD, |shard| {
+                let tape = Tape::no_grad();
+                let rows = shard * SHARD..(shard + 1) * SHARD;
+                self.forward_rows(setup, &tape, rows).value().clone()
+            }));
+            return;
+        }
         self.with_threads(|| {
             let tape = Tape::no_grad();
             black_box(self.forward(setup, &tape));
@@ -165,8 +232,8 @@ fn bench(c: &mut Criterion, setup: &mut Setup) {
 }
 
 /// Best seconds per call of `f` for each contender, taken in turns for about `budget`.
-fn best_in_turns(setup: &mut Setup, budget: Duration, f: fn(Who, &mut Setup)) -> [f64; 5] {
-    let mut best = [f64::INFINITY; 5];
+fn best_in_turns(setup: &mut Setup, budget: Duration, f: fn(Who, &mut Setup)) -> [f64; 8] {
+    let mut best = [f64::INFINITY; 8];
     for who in WHO {
         f(who, setup); // warm up
     }

@@ -329,6 +329,12 @@ fn matmul_add_shapes(d: &Draw) -> Vec<Vec<usize>> {
     vec![vec![m, k], vec![n, k], vec![n]]
 }
 
+/// `X: [m, k]`, `W: [k, n]`, and a whole `[m, n]` addend.
+fn matmul_add_matrix_shapes(d: &Draw) -> Vec<Vec<usize>> {
+    let [m, k, n, ..] = d.dims;
+    vec![vec![m, k], vec![k, n], vec![m, n]]
+}
+
 /// `[b, m, k] @ [b, k, n]`.
 fn matmul_batched(d: &Draw) -> Vec<Vec<usize>> {
     let [m, k, n, b, _] = d.dims;
@@ -612,6 +618,7 @@ fn ops() -> Vec<OpTest> {
         }),
         op(Shape, "transpose",           at_least_1d, Any, |x, d| x[0].transpose(d.axis_of(&x[0]), 0)),
         op(Shape, "t",                   at_least_2d, Any, |x, _| x[0].t()),
+        op(Shape, "contiguous of a transposed view", at_least_2d, Any, |x, _| x[0].t().contiguous()),
         op(Shape, "squeeze",             with_unit_axis, Any, |x, d| x[0].squeeze(d.axis_of(&x[0]))),
         op(Shape, "unsqueeze",           any_rank,    Any, |x, d| x[0].unsqueeze(d.axis % (x[0].ndim() + 1))),
         op(Shape, "broadcast_to",        broadcast_source, Any, |x, d| x[0].broadcast_to(&d.shape(0))),
@@ -691,6 +698,7 @@ fn ops() -> Vec<OpTest> {
         op(Matmul, "matmul Aᵀ B, A stored [k,m]",     matmul_a_stored_transposed, Any, |x, _| x[0].t().matmul(&x[1])),
         op(Matmul, "matmul A Bᵀ, B stored [n,k]",     matmul_b_stored_transposed, Any, |x, _| x[0].matmul(&x[1].t())),
         op(Matmul, "matmul_add X Wᵀ + b",              matmul_add_shapes,          Any, |x, _| x[0].matmul_add(&x[1].t(), &x[2])),
+        op(Matmul, "matmul_add X W + P, P [m,n]",     matmul_add_matrix_shapes,   Any, |x, _| x[0].matmul_add(&x[1], &x[2])),
         op(Matmul, "matmul [b,m,k] @ [b,k,n]",        matmul_batched,             Any, |x, _| x[0].matmul(&x[1])),
         op(Matmul, "matmul [b2,1,m,k] @ [b1,k,n]",    matmul_broadcast_batch,     Any, |x, _| x[0].matmul(&x[1])),
         op(Matmul, "matmul [m,k] @ [b,k,n]",          matmul_matrix_by_batch,     Any, |x, _| x[0].matmul(&x[1])),
@@ -784,6 +792,7 @@ const EVERY_OP: &[&str] = &[
     "permute",
     "transpose",
     "t",
+    "contiguous",
     "narrow",
     "select",
     "squeeze",

@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::Tensor;
 
-/// Checks `step(project_input(x), state)` of a fresh cell of type `C`.
+/// Checks `step(project_input(x), state)` of a fresh cell of type `C`, with
+/// the fused step (one op, hand-written backward) and the composed one.
 fn check_cell<C: RecurrentCell<f64>>(
     batch: usize,
     input: usize,
@@ -21,12 +22,25 @@ fn check_cell<C: RecurrentCell<f64>>(
     act: Activation,
     seed: u64,
 ) {
-    let options = CellOptions {
-        bias,
-        init: InitScheme::PyTorch,
-        nonlinearity: act,
-    };
-    let cell = C::new(input, hidden, &options, &mut StdRng::seed_from_u64(seed));
+    for fused in [true, false] {
+        let options = CellOptions {
+            bias,
+            init: InitScheme::PyTorch,
+            nonlinearity: act,
+            fused,
+        };
+        check_one::<C>(batch, input, hidden, &options, seed);
+    }
+}
+
+fn check_one<C: RecurrentCell<f64>>(
+    batch: usize,
+    input: usize,
+    hidden: usize,
+    options: &CellOptions,
+    seed: u64,
+) {
+    let cell = C::new(input, hidden, options, &mut StdRng::seed_from_u64(seed));
     let mut inputs = vec![normal(&[batch, input], seed + 1)];
     inputs.extend((0..C::STATE_PARTS).map(|k| normal(&[batch, hidden], seed + 2 + k as u64)));
     inputs.extend(cell.state_dict().into_iter().map(|(_, value)| value));
@@ -36,7 +50,7 @@ fn check_cell<C: RecurrentCell<f64>>(
         Var::concat(&cell.forward(tape, &v[0], &v[1..1 + parts]), 1)
     };
     let report = gradcheck(step, &inputs, &GradcheckOptions::default())
-        .unwrap_or_else(|r| panic!("{}: {r}", C::NAME));
+        .unwrap_or_else(|r| panic!("{} (fused: {}): {r}", C::NAME, options.fused));
     assert!(report.checked >= inputs.iter().map(Tensor::numel).sum::<usize>());
 }
 

@@ -114,9 +114,61 @@ pub(crate) fn fill_in_parallel<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut
     });
 }
 
+/// `[f(0), f(1), .., f(count - 1)]`, the calls spread over the pool's
+/// threads (each thread takes the next index not yet taken, so uneven calls
+/// balance out). Each call runs on one thread: ops inside it (a product, a
+/// large elementwise op) run alone rather than asking for more threads.
+///
+/// This is how a training step runs the shards of a batch, one tape per
+/// shard, at the same time. The result does not depend on the number of
+/// threads: each `f(i)` is computed the same way wherever it runs, and the
+/// results come back in index order.
+///
+/// ```
+/// let squares = tensor::parallel_map(5, |i| i * i);
+/// assert_eq!(squares, [0, 1, 4, 9, 16]);
+/// ```
+///
+/// # Panics
+/// If a call panics (the panic is raised again here, after the other calls stopped).
+pub fn parallel_map<R: Send>(count: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let threads = num_threads().min(count);
+    if threads <= 1 {
+        return (0..count).map(f).collect();
+    }
+    let results: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    run_team(threads, &|_team| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            break;
+        }
+        let value = f(i);
+        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every index was computed")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_map_returns_every_result_in_order() {
+        let results = parallel_map(37, |i| (i, std::thread::current().id()));
+        assert!(results.iter().enumerate().all(|(i, (j, _))| i == *j));
+        // Inside a call, ops run alone: a nested parallel_map works and keeps its order.
+        let nested = parallel_map(3, |i| parallel_map(4, move |j| 10 * i + j));
+        assert_eq!(nested[2], [20, 21, 22, 23]);
+        assert!(parallel_map(0, |i| i).is_empty());
+    }
 
     #[test]
     fn thread_count_from_the_environment() {

@@ -166,10 +166,10 @@ fn run(o: Options) -> Result<(), String> {
         ..LoaderConfig::new(o.batch_size)
     };
     let train_batches = DataLoader::new(&train, loader_config).map_err(|e| e.to_string())?;
-    let evaluation = LoaderConfig::evaluation(64);
+    let evaluation = LoaderConfig::evaluation(128);
     let validation_batches =
         DataLoader::new(&validation, evaluation.clone()).map_err(|e| e.to_string())?;
-    let task = &mut sentiment_step;
+    let task = &sentiment_step;
     let report = trainer
         .fit(
             &mut model,
@@ -183,7 +183,7 @@ fn run(o: Options) -> Result<(), String> {
     // 4. The best checkpoint of this run on the test set.
     trainer::load_best(&mut model, &report).map_err(|e| e.to_string())?;
     let test_batches = DataLoader::new(&test, evaluation).map_err(|e| e.to_string())?;
-    let tested = evaluate(&model, &test_batches, task);
+    let tested = evaluate(&model, &test_batches, task, trainer.config().shard_size);
     let (best_epoch, best_loss) = report.best.unwrap_or((0, f64::NAN));
     println!(
         "test: loss {:.4} accuracy {:.4} (best.safetensors: epoch {best_epoch}, val_loss {best_loss:.4})",

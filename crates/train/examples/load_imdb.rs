@@ -1,31 +1,68 @@
 //! Smoke test of the IMDB loader on the real data: load, count, time, check.
 //!
 //! ```text
-//! cargo run -p train --example load_imdb -- [--data PATH] [options]
-//!
-//!   --data PATH          archive or aclImdb/ directory (default: TAPEGRAD_DATA,
-//!                        then the cache, then a download)
-//!   --cache-dir DIR      cache directory (default: $XDG_CACHE_HOME/tapegrad)
-//!   --no-cache           neither read nor write the encoded-dataset cache
-//!   --verify-cache       build from the source (timed), then load again, which
-//!                        must come from the cache (timed) and be identical
-//!   --no-download        fail instead of downloading
-//!   --expect-train N     expected training reviews (default 25000)
-//!   --expect-test N      expected test reviews (default 25000)
-//!   --vocab-size N       (default 20000)
-//!   --max-len N          (default 200)
-//!   --save-vocab FILE    write the vocabulary (one word per line) to FILE
+//! cargo run -p train --example load_imdb -- --data ../shared/data/aclImdb_labeled.tar.gz --verify-cache
+//! cargo run -p train --example load_imdb -- --help
 //! ```
 //!
 //! Exits non-zero unless each split has the expected count, half positive and
-//! half negative.
+//! half negative. `--export FILE` also writes the encoded reviews (the same
+//! training/validation split `imdb_lstm` makes) as a safetensors file another
+//! framework can read: the PyTorch peer benchmark (`benches/peers/`) trains on
+//! exactly the token ids tapegrad trains on.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use train::data::imdb::{CacheStatus, Imdb, ImdbConfig, Sentiment, Split};
+use clap::Parser;
+use safetensors::tensor::{Dtype, TensorView};
+use train::cli::{at_least_one, non_empty_path};
+use train::data::imdb::{CacheStatus, Imdb, ImdbConfig, Review, Sentiment, Split};
+use train::data::loader::{split_validation, DEFAULT_VALIDATION_FRACTION};
 use train::data::{CacheMode, DataPaths};
+
+/// Load the IMDB reviews, count and check them, and time the cache.
+#[derive(Parser, Debug)]
+#[command(name = "load_imdb")]
+struct Cli {
+    /// The archive or aclImdb/ directory [default: $TAPEGRAD_DATA, the cache, then a download]
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
+    data: Option<PathBuf>,
+    /// The cache directory [default: $XDG_CACHE_HOME/tapegrad]
+    #[arg(long, value_name = "DIR", value_parser = non_empty_path)]
+    cache_dir: Option<PathBuf>,
+    /// Neither read nor write the encoded-dataset cache
+    #[arg(long, conflicts_with = "verify_cache")]
+    no_cache: bool,
+    /// Build from the source (timed), then load again, which must come from the cache (timed) and be identical
+    #[arg(long)]
+    verify_cache: bool,
+    /// Fail instead of downloading
+    #[arg(long)]
+    no_download: bool,
+    /// Expected training reviews
+    #[arg(long, default_value = "25000")]
+    expect_train: usize,
+    /// Expected test reviews
+    #[arg(long, default_value = "25000")]
+    expect_test: usize,
+    /// Most frequent words kept
+    #[arg(long, default_value = "20000", value_parser = at_least_one)]
+    vocab_size: usize,
+    /// Tokens kept per review
+    #[arg(long, default_value = "200", value_parser = at_least_one)]
+    max_len: usize,
+    /// Write the vocabulary (one word per line) to FILE
+    #[arg(long, value_name = "FILE", value_parser = non_empty_path)]
+    save_vocab: Option<PathBuf>,
+    /// Write the encoded splits (train/validation as imdb_lstm splits them with --seed, and test) to FILE
+    #[arg(long, value_name = "FILE", value_parser = non_empty_path)]
+    export: Option<PathBuf>,
+    /// The seed of the training/validation split, for --export
+    #[arg(long, default_value = "0")]
+    seed: u64,
+}
 
 struct Options {
     paths: DataPaths,
@@ -33,90 +70,111 @@ struct Options {
     verify_cache: bool,
     expected: [usize; 2],
     save_vocab: Option<PathBuf>,
+    export: Option<(PathBuf, u64)>,
 }
 
-fn parse_args() -> Result<Options, String> {
-    let mut data = None;
-    let mut cache_dir = None;
-    let mut cache_mode = CacheMode::ReadWrite;
-    let mut allow_download = true;
-    let mut verify_cache = false;
-    let mut save_vocab = None;
-    let mut expected = [25_000, 25_000];
-    let mut config = ImdbConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        let mut number = || -> Result<usize, String> {
-            let text = value()?;
-            text.parse()
-                .map_err(|_| format!("{flag}: {text:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--data" => data = Some(PathBuf::from(value()?)),
-            "--cache-dir" => cache_dir = Some(PathBuf::from(value()?)),
-            "--no-cache" => cache_mode = CacheMode::Off,
-            "--verify-cache" => verify_cache = true,
-            "--no-download" => allow_download = false,
-            "--expect-train" => expected[0] = number()?,
-            "--expect-test" => expected[1] = number()?,
-            "--vocab-size" => config.vocab_size = number()?,
-            "--max-len" => config.max_len = number()?,
-            "--save-vocab" => save_vocab = Some(PathBuf::from(value()?)),
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
+fn options(cli: Cli) -> Options {
+    let mut paths = DataPaths::from_env(cli.data);
+    if cli.cache_dir.is_some() {
+        paths.cache_dir = cli.cache_dir;
     }
-    if verify_cache && cache_mode == CacheMode::Off {
-        return Err("--verify-cache and --no-cache contradict each other".to_string());
-    }
-    let mut paths = DataPaths::from_env(data);
-    if cache_dir.is_some() {
-        paths.cache_dir = cache_dir;
-    }
-    paths.cache_mode = if verify_cache {
+    paths.cache_mode = if cli.verify_cache {
         CacheMode::Refresh
+    } else if cli.no_cache {
+        CacheMode::Off
     } else {
-        cache_mode
+        CacheMode::ReadWrite
     };
-    paths.allow_download = allow_download;
-    Ok(Options {
+    paths.allow_download = !cli.no_download;
+    Options {
         paths,
-        config,
-        verify_cache,
-        expected,
-        save_vocab,
-    })
+        config: ImdbConfig {
+            vocab_size: cli.vocab_size,
+            max_len: cli.max_len,
+            ..ImdbConfig::default()
+        },
+        verify_cache: cli.verify_cache,
+        expected: [cli.expect_train, cli.expect_test],
+        save_vocab: cli.save_vocab,
+        export: cli.export.map(|path| (path, cli.seed)),
+    }
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("error: {message}");
-            }
-            eprintln!(
-                "usage: load_imdb [--data PATH] [--cache-dir DIR] [--no-cache] [--verify-cache] \
-                 [--no-download] [--expect-train N] [--expect-test N] [--vocab-size N] [--max-len N] [--save-vocab FILE]"
-            );
-            return ExitCode::from(2);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
-    match run(options) {
+    match run(options(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("load_imdb: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// `name.ids` (`[N, max_len]` int32, pre-padded with 0), `name.lengths` (int32)
+/// and `name.labels` (float32) for one set of reviews.
+fn export_tensors(
+    name: &str,
+    reviews: &[Review],
+    max_len: usize,
+) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    let mut ids = Vec::with_capacity(reviews.len() * max_len * 4);
+    for review in reviews {
+        let padding = max_len - review.token_ids.len();
+        for id in std::iter::repeat_n(0, padding).chain(review.token_ids.iter().copied()) {
+            ids.extend_from_slice(&(id as i32).to_le_bytes());
+        }
+    }
+    let lengths = reviews
+        .iter()
+        .flat_map(|r| (r.token_ids.len() as i32).to_le_bytes())
+        .collect();
+    let labels = reviews
+        .iter()
+        .flat_map(|r| r.sentiment.label().to_le_bytes())
+        .collect();
+    let n = reviews.len();
+    vec![
+        (format!("{name}.ids"), Dtype::I32, vec![n, max_len], ids),
+        (format!("{name}.lengths"), Dtype::I32, vec![n], lengths),
+        (format!("{name}.labels"), Dtype::F32, vec![n], labels),
+    ]
+}
+
+fn export(imdb: &Imdb, max_len: usize, path: &std::path::Path, seed: u64) -> Result<(), String> {
+    let (train, validation) =
+        split_validation(imdb.train.clone(), DEFAULT_VALIDATION_FRACTION, seed)
+            .map_err(|e| e.to_string())?;
+    let mut tensors = export_tensors("train", &train, max_len);
+    tensors.extend(export_tensors("validation", &validation, max_len));
+    tensors.extend(export_tensors("test", &imdb.test, max_len));
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            let view = TensorView::new(*dtype, shape.clone(), bytes).expect("sizes match");
+            (name.clone(), view)
+        })
+        .collect();
+    let bytes = safetensors::serialize(views, &None).map_err(|e| e.to_string())?;
+    nn::checkpoint::write_atomically(path, &bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Loads, prints and checks; `Ok(false)` if a check failed.
-fn run(mut options: Options) -> Result<bool, train::data::DataError> {
+fn run(mut options: Options) -> Result<bool, String> {
     let start = Instant::now();
-    let imdb = Imdb::load(&options.paths, &options.config)?;
+    let imdb = Imdb::load(&options.paths, &options.config).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed().as_secs_f64();
     println!("source: {}", imdb.source.display());
     println!("load:   {elapsed:.2} s ({})", imdb.cache);
@@ -163,14 +221,14 @@ fn run(mut options: Options) -> Result<bool, train::data::DataError> {
     }
 
     if let Some(path) = &options.save_vocab {
-        imdb.vocab.save(path)?;
+        imdb.vocab.save(path).map_err(|e| e.to_string())?;
         println!("vocabulary saved to {}", path.display());
     }
 
     if options.verify_cache {
         options.paths.cache_mode = CacheMode::ReadWrite;
         let start = Instant::now();
-        let again = Imdb::load(&options.paths, &options.config)?;
+        let again = Imdb::load(&options.paths, &options.config).map_err(|e| e.to_string())?;
         let elapsed = start.elapsed().as_secs_f64();
         println!("warm:   {elapsed:.2} s ({})", again.cache);
         if !matches!(again.cache, CacheStatus::Hit(_)) {
@@ -181,6 +239,10 @@ fn run(mut options: Options) -> Result<bool, train::data::DataError> {
             println!("  FAIL: the cached dataset differs from the one built");
             ok = false;
         }
+    }
+    if let Some((path, seed)) = &options.export {
+        export(&imdb, options.config.max_len, path, *seed)?;
+        println!("encoded splits written to {}", path.display());
     }
     println!("{}", if ok { "OK" } else { "FAILED" });
     Ok(ok)

@@ -87,7 +87,7 @@ fn run(
         &mut adam,
         &train,
         Some(&validation),
-        &mut sentiment_step,
+        &sentiment_step,
     )?;
     Ok((report, model))
 }
@@ -162,7 +162,7 @@ fn a_diverging_run_names_the_epoch_and_step_and_keeps_the_good_checkpoints() {
             &mut sgd,
             &train,
             Some(&validation),
-            &mut sentiment_step,
+            &sentiment_step,
         )
         .unwrap_err();
     let message = error.to_string();
@@ -212,7 +212,7 @@ fn resuming_checks_the_run_it_continues() {
             &mut Adam::new(1e-2),
             &train,
             Some(&validation),
-            &mut sentiment_step,
+            &sentiment_step,
         )
         .unwrap_err()
         .to_string();
@@ -260,7 +260,7 @@ fn early_stopping_ends_the_run_after_patience_epochs_without_improvement() {
             &mut Sgd::new(1e-30),
             &train,
             Some(&validation),
-            &mut sentiment_step,
+            &sentiment_step,
         )
         .unwrap();
     assert!(report.stopped_early);

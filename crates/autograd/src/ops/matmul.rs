@@ -67,48 +67,72 @@ impl<T: Element> Var<T> {
 }
 
 impl<T: Element> Var<T> {
-    /// `Y = X W + b` for `X: [m, k]`, `W: [k, n]`, `b: [n]` in one op
-    /// (PyTorch's `addmm`): the bias is added into the product's own buffer,
-    /// so no second `[m, n]` tensor is made. It equals `x.matmul(w) + b`
-    /// (tested), and is what a layer's input projection uses.
-    /// `dL/dX = G W^T`, `dL/dW = X^T G`, `dL/db = sum over rows of G`.
+    /// `Y = X W + b` in one op (PyTorch's `addmm`), for `X: [m, k]`,
+    /// `W: [k, n]` and `b` either a bias `[n]` added to every row or a whole
+    /// `[m, n]` matrix: the addend goes into the product's own buffer, so no
+    /// second `[m, n]` tensor is made. It equals `x.matmul(w) + b` (tested).
+    /// A layer's input projection adds its bias this way, and an RNN step its
+    /// projected input to `h W_hh^T`.
+    /// `dL/dX = G W^T`, `dL/dW = X^T G`, `dL/db = G` summed over rows for a bias `[n]`.
     ///
     /// # Panics
-    /// If `X` or `W` is not 2-D, their inner sizes differ, or `b` is not `[n]`.
-    pub fn matmul_add(&self, weight: &Var<T>, bias: &Var<T>) -> Var<T> {
+    /// If `X` or `W` is not 2-D, their inner sizes differ, or `b` is neither `[n]` nor `[m, n]`.
+    pub fn matmul_add(&self, weight: &Var<T>, addend: &Var<T>) -> Var<T> {
+        let per_row = weight.ndim() == 2 && addend.shape() == [weight.dim(1)];
         assert!(
-            self.ndim() == 2 && weight.ndim() == 2 && bias.shape() == [weight.dim(1)],
-            "matmul_add: needs X [m, k], W [k, n], b [n]; got {:?}, {:?}, {:?}",
+            self.ndim() == 2
+                && weight.ndim() == 2
+                && (per_row || addend.shape() == [self.dim(0), weight.dim(1)]),
+            "matmul_add: needs X [m, k], W [k, n] and b [n] or [m, n]; got {:?}, {:?}, {:?}",
             self.shape(),
             weight.shape(),
-            bias.shape()
+            addend.shape()
         );
         let (x, w) = (self.value().clone(), weight.value().clone());
         let mut y = x.matmul(&w);
-        let b = bias.value().contiguous();
-        let b = b.as_slice().expect("contiguous");
-        for row in y.data_mut().chunks_mut(b.len().max(1)) {
-            for (value, &shift) in row.iter_mut().zip(b) {
-                *value += shift;
-            }
-        }
+        let b = addend.value().contiguous();
+        tensor::simd::wide(AddInto {
+            out: y.data_mut(),
+            addend: b.as_slice().expect("contiguous"),
+        });
         self.tape().record(
             "matmul_add",
             y,
-            &[self, weight, bias],
+            &[self, weight, addend],
             vec![x, w],
-            |input| {
+            move |input| {
                 let (g, x, w) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let addend = if per_row {
+                    g.sum_axis(0, false)
+                } else {
+                    g.clone()
+                };
                 smallvec![
                     input.needs_grad(0).then(|| g.matmul(&w.t())).and_then(full),
                     input.needs_grad(1).then(|| x.t().matmul(g)).and_then(full),
-                    input
-                        .needs_grad(2)
-                        .then(|| g.sum_axis(0, false))
-                        .and_then(full),
+                    input.needs_grad(2).then_some(addend).and_then(full),
                 ]
             },
         )
+    }
+}
+
+/// `out += addend`, the addend repeated over the rows if it is shorter (a bias).
+struct AddInto<'a, T> {
+    out: &'a mut [T],
+    addend: &'a [T],
+}
+
+impl<T: Element> tensor::simd::WideLoop for AddInto<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for row in self.out.chunks_mut(self.addend.len().max(1)) {
+            for (value, &shift) in row.iter_mut().zip(self.addend) {
+                *value += shift;
+            }
+        }
     }
 }
 
@@ -120,7 +144,8 @@ mod tests {
     use tensor::Tensor;
 
     /// The fused op and the graph it replaces, `x.matmul(w) + b`, give the
-    /// same values and the same gradients for every input, bit for bit.
+    /// same values and the same gradients for every input, bit for bit, for a
+    /// bias `[n]` and for a whole `[m, n]` addend.
     #[test]
     fn matmul_add_equals_matmul_then_add() {
         let rng = &mut StdRng::seed_from_u64(0);

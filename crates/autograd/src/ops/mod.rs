@@ -16,7 +16,7 @@
 //! | [`unary`] | `exp ln log1p tanh sigmoid relu sqrt square abs powf clamp` |
 //! | [`matmul`] | `matmul` (2-D and batched) |
 //! | [`reduce`] | `sum mean max` (all, or along an axis), `softmax`, `log_softmax` |
-//! | [`shape`] | `reshape permute transpose t narrow select squeeze unsqueeze broadcast_to concat stack split chunk unbind` |
+//! | [`shape`] | `reshape permute transpose t contiguous narrow select squeeze unsqueeze broadcast_to concat stack split chunk unbind` |
 //! | [`index`] | `index_select` (embedding lookup), `gather` |
 //! | [`loss`] | `binary_cross_entropy_with_logits`, `cross_entropy`, `mse` |
 

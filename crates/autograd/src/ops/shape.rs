@@ -58,6 +58,24 @@ impl<T: Element> Var<T> {
         )
     }
 
+    /// The same values laid out row-major: a copy if the value is a strided
+    /// view (a transposed weight, say), itself otherwise. `dL/dx = g`.
+    ///
+    /// A weight that a time loop multiplies at every step is worth copying
+    /// once: the products then read it row by row.
+    pub fn contiguous(&self) -> Var<T> {
+        if self.value().is_contiguous() {
+            return self.clone();
+        }
+        self.tape().record(
+            "contiguous",
+            self.value().contiguous(),
+            &[self],
+            vec![],
+            |input| smallvec![full(input.grad_output)],
+        )
+    }
+
     /// Swaps the last two axes.
     ///
     /// # Panics

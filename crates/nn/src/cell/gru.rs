@@ -26,9 +26,14 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// **Initialization** (Keras' defaults): `W_ih` Glorot-uniform, `W_hh`
 /// orthogonal, biases zero; with [`InitScheme::PyTorch`](crate::InitScheme)
 /// everything is `U(-1/sqrt(H), 1/sqrt(H))`.
+///
+/// With [`CellOptions::fused`] (the default) the elementwise part of a step
+/// runs as one op, [`fused::gru_step`](super::fused::gru_step); the code
+/// below is the composed graph it is proven equal to.
 #[derive(Clone, Debug)]
 pub struct GruCell<T: Element = f32> {
     params: CellParams<T>,
+    fused: bool,
 }
 
 impl<T: Element> RecurrentCell<T> for GruCell<T> {
@@ -44,6 +49,7 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
     ) -> Self {
         GruCell {
             params: CellParams::new(3, input_size, hidden_size, options, rng),
+            fused: options.fused,
         }
     }
 
@@ -61,6 +67,13 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
 
     fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
         let h = &state[0];
+        if self.fused {
+            let hidden = match &w.b_hh {
+                Some(b_hh) => w.recurrent_plus(h, b_hh),
+                None => w.recurrent(h),
+            };
+            return vec![super::fused::gru_step(x_projected, &hidden, h)];
+        }
         let hidden = match &w.b_hh {
             Some(b_hh) => &w.recurrent(h) + b_hh,
             None => w.recurrent(h),

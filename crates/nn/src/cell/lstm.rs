@@ -34,9 +34,14 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// `bias_ih` (rows `H..2H`) and `bias_hh` stays zero, so their sum, the
 /// effective bias, is Keras' exactly. With [`InitScheme::PyTorch`] every
 /// weight and bias is `U(-1/sqrt(H), 1/sqrt(H))`, as in `nn.LSTM`.
+///
+/// With [`CellOptions::fused`] (the default) the elementwise part of a step
+/// runs as one op, [`fused::lstm_step`](super::fused::lstm_step); the code
+/// below is the composed graph it is proven equal to.
 #[derive(Clone, Debug)]
 pub struct LstmCell<T: Element = f32> {
     params: CellParams<T>,
+    fused: bool,
 }
 
 impl<T: Element> RecurrentCell<T> for LstmCell<T> {
@@ -54,7 +59,10 @@ impl<T: Element> RecurrentCell<T> for LstmCell<T> {
         if let (InitScheme::Keras, Some(bias_ih)) = (options.init, params.bias_ih.as_mut()) {
             set_block(bias_ih, 1, hidden_size, 1.0);
         }
-        LstmCell { params }
+        LstmCell {
+            params,
+            fused: options.fused,
+        }
     }
 
     fn params(&self) -> &CellParams<T> {
@@ -67,6 +75,10 @@ impl<T: Element> RecurrentCell<T> for LstmCell<T> {
 
     fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
         let (h, c) = (&state[0], &state[1]);
+        if self.fused {
+            let (h, c) = super::fused::lstm_step(&w.recurrent_plus(h, x_projected), c);
+            return vec![h, c];
+        }
         let gates = x_projected + &w.recurrent(h);
         let [i, f, g, o] = gate_blocks(&gates);
         let (i, f, g, o) = (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid());

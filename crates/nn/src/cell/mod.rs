@@ -27,6 +27,7 @@
 //! A state is a list of vars, `h` first: `[h]` for the RNN and GRU, `[h, c]`
 //! for the LSTM, each `[B, H]`.
 
+pub mod fused;
 pub mod gru;
 pub mod lstm;
 pub mod rnn;
@@ -52,6 +53,10 @@ pub struct CellOptions {
     pub init: InitScheme,
     /// The Elman RNN's activation, `tanh` (default) or `relu`; ignored by the LSTM and GRU.
     pub nonlinearity: Activation,
+    /// Run each step's elementwise part as one op with a hand-written
+    /// backward ([`fused`]; default true, faster) instead of the composed
+    /// graph of autograd ops. Both give the same numbers, bit for bit.
+    pub fused: bool,
 }
 
 impl Default for CellOptions {
@@ -60,6 +65,7 @@ impl Default for CellOptions {
             bias: true,
             init: InitScheme::Keras,
             nonlinearity: Activation::Tanh,
+            fused: true,
         }
     }
 }
@@ -129,11 +135,13 @@ impl<T: Element> CellParams<T> {
         self.weight_hh.shape()[1]
     }
 
-    /// The weights as vars on `tape`, transposed (views) for the products.
+    /// The weights as vars on `tape`, transposed for the products: `W_ih^T`
+    /// as a view (one product per sequence reads it), `W_hh^T` copied
+    /// row-major once (the product of every step reads it).
     pub fn on_tape(&self, tape: &Tape<T>) -> CellWeights<T> {
         CellWeights {
             w_ih_t: tape.param(&self.weight_ih).t(),
-            w_hh_t: tape.param(&self.weight_hh).t(),
+            w_hh_t: tape.param(&self.weight_hh).t().contiguous(),
             b_ih: self.bias_ih.as_ref().map(|b| tape.param(b)),
             b_hh: self.bias_hh.as_ref().map(|b| tape.param(b)),
             recurrent_mask: None,
@@ -198,9 +206,20 @@ pub struct CellWeights<T: Element = f32> {
 impl<T: Element> CellWeights<T> {
     /// `h W_hh^T`, `[B, G*H]`, with the recurrent-dropout mask on `h` if set.
     pub fn recurrent(&self, h: &Var<T>) -> Var<T> {
+        self.masked(h).matmul(&self.w_hh_t)
+    }
+
+    /// `h W_hh^T + addend` as one op ([`Var::matmul_add`]); `addend` is
+    /// `[G*H]` (a bias) or `[B, G*H]` (a step's projected input).
+    pub fn recurrent_plus(&self, h: &Var<T>, addend: &Var<T>) -> Var<T> {
+        self.masked(h).matmul_add(&self.w_hh_t, addend)
+    }
+
+    /// `h` with the recurrent-dropout mask applied, if there is one.
+    fn masked(&self, h: &Var<T>) -> Var<T> {
         match &self.recurrent_mask {
-            Some(mask) => h.dropout_with_mask(mask).matmul(&self.w_hh_t),
-            None => h.matmul(&self.w_hh_t),
+            Some(mask) => h.dropout_with_mask(mask),
+            None => h.clone(),
         }
     }
 

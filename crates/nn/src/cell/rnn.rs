@@ -26,6 +26,7 @@ use crate::module::{Module, Visitor, VisitorMut};
 pub struct RnnCell<T: Element = f32> {
     params: CellParams<T>,
     nonlinearity: Activation,
+    fused: bool,
 }
 
 impl<T: Element> RnnCell<T> {
@@ -56,6 +57,7 @@ impl<T: Element> RecurrentCell<T> for RnnCell<T> {
         RnnCell {
             params: CellParams::new(1, input_size, hidden_size, options, rng),
             nonlinearity: options.nonlinearity,
+            fused: options.fused,
         }
     }
 
@@ -69,7 +71,12 @@ impl<T: Element> RecurrentCell<T> for RnnCell<T> {
 
     fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
         let h = &state[0];
-        vec![self.nonlinearity.apply(&(x_projected + &w.recurrent(h)))]
+        let pre_activation = if self.fused {
+            w.recurrent_plus(h, x_projected) // one op, equal to the sum below
+        } else {
+            x_projected + &w.recurrent(h)
+        };
+        vec![self.nonlinearity.apply(&pre_activation)]
     }
 }
 

@@ -113,6 +113,47 @@ impl Batch {
         self.token_ids.shape()[1]
     }
 
+    /// The batch cut into consecutive pieces of at most `rows` examples, each
+    /// as wide as its own longest sequence (the padding all its sequences
+    /// share is dropped), for a training step that runs the pieces at the
+    /// same time. The rows keep their order.
+    ///
+    /// # Panics
+    /// If `rows` is 0.
+    pub fn split(&self, rows: usize) -> Vec<Batch> {
+        assert!(rows > 0, "Batch::split: rows must be at least 1");
+        let time = self.time_steps();
+        let ids = self.token_ids.values();
+        let labels = self.labels.to_vec();
+        (0..self.len())
+            .step_by(rows)
+            .map(|first| {
+                let end = (first + rows).min(self.len());
+                let lengths = self.lengths[first..end].to_vec();
+                let width = lengths.iter().copied().max().unwrap_or(0).max(1).min(time);
+                // The columns this piece keeps: its sequences sit at the end (pre-padding) or the start.
+                let columns = match self.padding {
+                    Side::Pre => time - width..time,
+                    Side::Post => 0..width,
+                };
+                let token_ids = (first..end)
+                    .flat_map(|row| {
+                        ids[row * time..(row + 1) * time][columns.clone()]
+                            .iter()
+                            .copied()
+                    })
+                    .collect();
+                Batch {
+                    token_ids: Indices::new(token_ids, &[end - first, width]),
+                    lengths,
+                    labels: Tensor::from_vec(labels[first..end].to_vec(), &[end - first]),
+                    example_indices: self.example_indices[first..end].to_vec(),
+                    padding: self.padding,
+                }
+            })
+            .collect()
+    }
+
     /// `[batch, time]`: 1.0 where a real token is, 0.0 on padding.
     pub fn mask(&self) -> Tensor<f32> {
         let time = self.time_steps();
@@ -348,6 +389,34 @@ mod tests {
             .enumerate()
             .map(|(i, &len)| Example(vec![i + 2; len], (i % 2) as f32))
             .collect()
+    }
+
+    /// Pieces keep the rows in order, each as wide as its own longest sequence.
+    #[test]
+    fn a_batch_splits_into_narrower_pieces() {
+        let data = examples(&[1, 3, 2, 1, 4]);
+        for side in [Side::Pre, Side::Post] {
+            let batch = collate(&data, &[0, 1, 2, 3, 4], side, 0);
+            let pieces = batch.split(2);
+            assert_eq!(pieces.len(), 3);
+            assert_eq!(pieces[0].token_ids.shape(), [2, 3]);
+            assert_eq!(pieces[1].token_ids.shape(), [2, 2]);
+            assert_eq!(pieces[2].token_ids.shape(), [1, 4]);
+            for (piece, rows) in pieces.iter().zip([[0, 1], [2, 3]]) {
+                assert_eq!(piece.example_indices, rows);
+            }
+            let joined: Vec<usize> = pieces.iter().flat_map(|p| p.lengths.clone()).collect();
+            assert_eq!(joined, batch.lengths);
+            // The same tokens, the same mask pattern, minus the shared padding.
+            let piece = &pieces[1];
+            let expected = match side {
+                Side::Pre => [4, 4, 0, 5],
+                Side::Post => [4, 4, 5, 0],
+            };
+            assert_eq!(piece.token_ids.values(), expected);
+            assert_eq!(piece.labels.to_vec(), [0.0, 1.0]);
+            assert_eq!(batch.split(10), vec![batch.clone()]);
+        }
     }
 
     #[test]

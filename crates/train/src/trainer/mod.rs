@@ -3,9 +3,11 @@
 //! ```text
 //! for epoch in 1..=epochs:
 //!     for each batch:                                    (train.epoch(epoch): a fixed order per epoch)
-//!         tape = Tape::training(seed of (epoch, step))   fresh graph; this step's dropout masks
-//!         loss = task.step(model, tape, batch)           the forward pass, recorded
-//!         grads = tape.backward(loss); drop the tape     the graph is freed here, every step
+//!         for each shard of the batch, at the same time: (16 rows each, one per core)
+//!             tape = Tape::training(seed of (epoch, step, shard))   fresh graph; its dropout masks
+//!             loss = task.step(model, tape, shard)       the forward pass, recorded
+//!             grads = tape.backward(loss * shard share)  the graph is freed here, every step
+//!         grads = sum of the shards' grads, in shard order
 //!         clip grads to a global norm; stop on NaN/inf
 //!         optimizer.step(model, grads)                   weights updated in place
 //!     evaluate on the validation batches (no tape recording)
@@ -25,6 +27,20 @@
 //! Every file is written atomically (a temporary file renamed over the
 //! target), so a crash leaves the previous version or the new one. A
 //! `.lock` file keeps two runs from writing into one directory.
+//!
+//! # Data parallelism
+//! The time loop of a recurrent network is sequential, and the products of
+//! one step (`[64 x 128] @ [128 x 512]`) are too small to split well over
+//! cores. The parallelism is in the batch: its 64 sequences are independent.
+//! So each batch is cut into shards of [`TrainerConfig::shard_size`] rows,
+//! each shard is recorded on its own tape by its own thread (tapes are per
+//! thread; the weights are shared, read-only), and the shards' gradients are
+//! added in shard order. The loss of a shard is weighted by its share of the
+//! batch, so the sum is the gradient of the batch's mean loss. This is data
+//! parallelism, the idea that spreads training over many machines, here
+//! over the cores of one. Because the shards are fixed by the batch (not by
+//! the number of threads) and added in a fixed order, the numbers are the
+//! same, bit for bit, with 1 thread or 16.
 
 mod files;
 
@@ -33,7 +49,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use autograd::{BackwardError, Tape, Var};
+use autograd::{BackwardError, Gradients, Tape, Var};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nn::{CheckpointError, Metadata, Module};
 
@@ -57,22 +73,45 @@ pub struct StepOutput {
 
 /// A problem the loop can train on: how a batch becomes a loss.
 ///
-/// Any closure `FnMut(&Model, &Tape<f32>, &Batch) -> StepOutput` is a task.
+/// Any function or closure `Fn(&Model, &Tape<f32>, &Batch) -> StepOutput`
+/// is a task. Shards of one batch run at the same time on several threads,
+/// so a task computes from its arguments and the model only.
 pub trait Task<M, B> {
     /// Runs the forward pass of `batch` on `tape` and returns its loss.
-    fn step(&mut self, model: &M, tape: &Tape<f32>, batch: &B) -> StepOutput;
+    fn step(&self, model: &M, tape: &Tape<f32>, batch: &B) -> StepOutput;
 
     /// Called before each training epoch and each evaluation pass: a task
     /// whose model carries state from batch to batch resets it here.
-    fn reset(&mut self, _model: &M) {}
+    fn reset(&self, _model: &M) {}
 }
 
 impl<M, B, F> Task<M, B> for F
 where
-    F: FnMut(&M, &Tape<f32>, &B) -> StepOutput,
+    F: Fn(&M, &Tape<f32>, &B) -> StepOutput,
 {
-    fn step(&mut self, model: &M, tape: &Tape<f32>, batch: &B) -> StepOutput {
+    fn step(&self, model: &M, tape: &Tape<f32>, batch: &B) -> StepOutput {
         self(model, tape, batch)
+    }
+}
+
+/// A batch that can be cut into shards of rows, for data parallelism.
+pub trait Split: Sized {
+    /// The number of examples.
+    fn examples(&self) -> usize;
+
+    /// Consecutive pieces of at most `rows` examples, in order. A batch
+    /// whose rows cannot be separated (streams carrying state from batch to
+    /// batch) returns itself whole.
+    fn split(&self, rows: usize) -> Vec<Self>;
+}
+
+impl Split for crate::data::Batch {
+    fn examples(&self) -> usize {
+        self.len()
+    }
+
+    fn split(&self, rows: usize) -> Vec<Self> {
+        crate::data::Batch::split(self, rows)
     }
 }
 
@@ -131,6 +170,10 @@ impl Monitor {
     }
 }
 
+/// The default rows per shard: small enough that a batch of 64 keeps 4
+/// cores busy, large enough that each step's products stay efficient.
+pub const DEFAULT_SHARD_SIZE: usize = 16;
+
 /// How a [`Trainer`] runs.
 #[derive(Clone, Debug)]
 pub struct TrainerConfig {
@@ -150,6 +193,11 @@ pub struct TrainerConfig {
     pub resume: bool,
     /// Print a progress bar and a line per epoch.
     pub verbose: bool,
+    /// Cut each batch into shards of this many rows, recorded at the same
+    /// time on several threads (see [Data parallelism](self#data-parallelism));
+    /// `None` records each batch whole on one tape. The numbers depend on the
+    /// shard size, never on the number of threads.
+    pub shard_size: Option<usize>,
     /// Written into every checkpoint: what rebuilds the model (its
     /// configuration, a vocabulary). A resumed run must have the same.
     pub metadata: Metadata,
@@ -167,6 +215,7 @@ impl TrainerConfig {
             monitor: Monitor::default(),
             resume: false,
             verbose: true,
+            shard_size: Some(DEFAULT_SHARD_SIZE),
             metadata: Metadata::new(),
         }
     }
@@ -183,6 +232,9 @@ impl TrainerConfig {
         }
         if self.patience == Some(0) {
             return bad("patience must be at least 1".into());
+        }
+        if self.shard_size == Some(0) {
+            return bad("shard_size must be at least 1".into());
         }
         if self.out_dir.as_os_str().is_empty() {
             return bad("the output directory is empty; give a path".into());
@@ -295,11 +347,11 @@ struct Meter {
 }
 
 impl Meter {
-    fn add(&mut self, loss: f64, output: &StepOutput) {
-        self.loss.add(loss, output.examples);
-        self.examples += output.examples;
-        self.tokens += output.tokens;
-        if let Some(correct) = output.correct {
+    fn add(&mut self, shard: &ShardResult) {
+        self.loss.add(shard.loss, shard.examples);
+        self.examples += shard.examples;
+        self.tokens += shard.tokens;
+        if let Some(correct) = shard.correct {
             self.correct += correct;
             self.counted = true;
         }
@@ -321,33 +373,111 @@ impl Meter {
     }
 }
 
-/// Runs `task` over every batch of `source` without recording (`no_grad`
-/// tapes, dropout off) and averages its loss and accuracy.
-pub fn evaluate<M, S, K>(model: &M, source: &S, task: &mut K) -> EpochMetrics
+/// What one shard's pass produced: its figures, and its gradients if it was recorded.
+struct ShardResult {
+    loss: f64,
+    examples: usize,
+    correct: Option<usize>,
+    tokens: usize,
+    grads: Option<Gradients<f32>>,
+}
+
+/// Runs `task` on each shard of `batch` at the same time, one tape per shard.
+///
+/// With `seed: Some(s)` the pass is a training pass (tapes made by
+/// [`Tape::training`], each shard's loss weighted by its share of the batch
+/// and backpropagated); with `None` nothing is recorded. Results come back in
+/// shard order.
+fn run_shards<M, B, K>(
+    model: &M,
+    task: &K,
+    batch: &B,
+    shard_size: Option<usize>,
+    seed: Option<u64>,
+) -> Vec<Result<ShardResult, BackwardError>>
 where
+    M: Sync,
+    B: Split + Sync,
+    K: Task<M, B> + Sync,
+{
+    let shards = match shard_size {
+        Some(rows) if rows < batch.examples() => batch.split(rows),
+        _ => Vec::new(),
+    };
+    let pieces: &[B] = if shards.is_empty() {
+        std::slice::from_ref(batch)
+    } else {
+        &shards
+    };
+    let total = pieces.iter().map(Split::examples).sum::<usize>().max(1);
+    tensor::parallel_map(pieces.len(), |i| {
+        let piece = &pieces[i];
+        let tape = match seed {
+            Some(seed) => Tape::training(shard_seed(seed, i)),
+            None => Tape::no_grad(),
+        };
+        let output = task.step(model, &tape, piece);
+        let loss = f64::from(output.loss.item());
+        let grads = match seed {
+            Some(_) if loss.is_finite() => {
+                let share = output.examples as f32 / total as f32;
+                let weighted = if pieces.len() == 1 {
+                    output.loss.clone()
+                } else {
+                    output.loss.mul_scalar(share)
+                };
+                Some(tape.backward(&weighted)?)
+            }
+            _ => None,
+        };
+        Ok(ShardResult {
+            loss,
+            examples: output.examples,
+            correct: output.correct,
+            tokens: output.tokens,
+            grads,
+        })
+    })
+}
+
+/// Runs `task` over every batch of `source` without recording (`no_grad`
+/// tapes, dropout off), shards of `shard_size` rows at the same time, and
+/// averages its loss and accuracy.
+pub fn evaluate<M, S, K>(model: &M, source: &S, task: &K, shard_size: Option<usize>) -> EpochMetrics
+where
+    M: Sync,
     S: BatchSource,
-    K: Task<M, S::Batch>,
+    S::Batch: Split + Sync,
+    K: Task<M, S::Batch> + Sync,
 {
     let started = Instant::now();
     let mut meter = Meter::default();
     task.reset(model);
     for batch in source.epoch(0) {
-        let tape = Tape::no_grad();
-        let output = task.step(model, &tape, &batch);
-        meter.add(f64::from(output.loss.item()), &output);
+        for shard in run_shards(model, task, &batch, shard_size, None) {
+            meter.add(&shard.expect("nothing is backpropagated in evaluation"));
+        }
     }
     meter.finish(started)
 }
 
-/// The seed of one training step's tape: distinct for every (seed, epoch, step).
-fn step_seed(seed: u64, epoch: usize, step: usize) -> u64 {
-    // SplitMix64's finalizer over the three numbers.
-    let mut z = seed
-        ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (step as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+/// SplitMix64's finalizer: a well-mixed 64-bit value from any input.
+fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The seed of one training step: distinct for every (seed, epoch, step).
+fn step_seed(seed: u64, epoch: usize, step: usize) -> u64 {
+    mix(seed
+        ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (step as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+}
+
+/// The seed of one shard's tape within a step.
+fn shard_seed(step_seed: u64, shard: usize) -> u64 {
+    mix(step_seed ^ (shard as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93))
 }
 
 /// What a finished run produced.
@@ -425,7 +555,7 @@ impl Trainer {
     /// let dir = tempfile::tempdir().unwrap();
     /// let mut trainer = Trainer::new(TrainerConfig { verbose: false, ..TrainerConfig::new(3, dir.path()) }).unwrap();
     /// let mut adam = Adam::new(1e-2);
-    /// let report = trainer.fit(&mut model, &mut adam, &loader, Some(&loader), &mut |model: &Classifier, tape: &Tape, batch: &train::data::Batch| {
+    /// let report = trainer.fit(&mut model, &mut adam, &loader, Some(&loader), &|model: &Classifier, tape: &Tape, batch: &train::data::Batch| {
     ///     let x = model.embedding.forward(tape, &batch.token_ids);
     ///     let h = model.lstm.forward(tape, &x).final_hidden();
     ///     let logits = model.fc.forward(tape, &h).reshape(&[batch.len()]);
@@ -445,12 +575,13 @@ impl Trainer {
         optimizer: &mut dyn Optimizer<f32>,
         train: &S,
         validation: Option<&S>,
-        task: &mut K,
+        task: &K,
     ) -> Result<FitReport, TrainError>
     where
-        M: Module<f32>,
+        M: Module<f32> + Sync,
         S: BatchSource,
-        K: Task<M, S::Batch>,
+        S::Batch: Split + Sync,
+        K: Task<M, S::Batch> + Sync,
     {
         let config = self.config.clone();
         let mut run = if config.resume {
@@ -475,7 +606,8 @@ impl Trainer {
                 break;
             }
             let trained = self.train_epoch(epoch, model, optimizer, train, task)?;
-            let validated = validation.map(|source| evaluate(model, source, task));
+            let validated =
+                validation.map(|source| evaluate(model, source, task, config.shard_size));
             let mut metrics: Vec<(&str, f64)> = vec![("loss", trained.loss)];
             if let Some(accuracy) = trained.accuracy {
                 metrics.push(("accuracy", accuracy));
@@ -541,12 +673,13 @@ impl Trainer {
         model: &mut M,
         optimizer: &mut dyn Optimizer<f32>,
         train: &S,
-        task: &mut K,
+        task: &K,
     ) -> Result<EpochMetrics, TrainError>
     where
-        M: Module<f32>,
+        M: Module<f32> + Sync,
         S: BatchSource,
-        K: Task<M, S::Batch>,
+        S::Batch: Split + Sync,
+        K: Task<M, S::Batch> + Sync,
     {
         let config = &self.config;
         let bar = progress_bar(config, epoch, train.num_batches());
@@ -559,16 +692,25 @@ impl Trainer {
                 step: step + 1,
                 what,
             };
-            let tape = Tape::training(step_seed(config.seed, epoch, step));
-            let output = task.step(model, &tape, &batch);
-            let loss = f64::from(output.loss.item());
-            if !loss.is_finite() {
-                return Err(diverged(format!("the loss is {loss}")));
+            let seed = step_seed(config.seed, epoch, step);
+            let shards = run_shards(&*model, task, &batch, config.shard_size, Some(seed));
+            // The tapes are gone: the weights are no longer shared and update in place.
+            let mut grads: Option<Gradients<f32>> = None;
+            for shard in shards {
+                let shard = shard.map_err(TrainError::Backward)?;
+                if !shard.loss.is_finite() {
+                    return Err(diverged(format!("the loss is {}", shard.loss)));
+                }
+                meter.add(&shard);
+                let shard_grads = shard.grads.expect("a finite loss is backpropagated");
+                match &mut grads {
+                    None => grads = Some(shard_grads),
+                    Some(total) => total.add_params(&shard_grads),
+                }
             }
-            let mut grads = tape.backward(&output.loss).map_err(TrainError::Backward)?;
-            meter.add(loss, &output);
-            // The graph is freed here: the weights are no longer shared and update in place.
-            drop((output, tape));
+            let Some(mut grads) = grads else {
+                continue; // an empty batch
+            };
             let norm = match config.clip_norm {
                 Some(limit) => clip_grad_norm(&mut grads, limit).map_err(|e| match e {
                     ClipError::NonFiniteNorm(norm) => {
