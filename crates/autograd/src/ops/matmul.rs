@@ -3,13 +3,15 @@
 use smallvec::smallvec;
 use tensor::Element;
 
-use crate::gradients::full;
+use crate::gradients::{full, GradientPiece};
 use crate::var::Var;
 
 impl<T: Element> Var<T> {
     /// `Y = A B` for `[.., m, k] @ [.., k, n]`, leading axes broadcast; a 1-D
     /// operand is read as a row (left) or column (right) vector, as in NumPy.
-    /// `dL/dA = sum_to(shape A, G B^T)`, `dL/dB = sum_to(shape B, A^T G)`.
+    /// `dL/dA = sum_to(shape A, G B^T)`, `dL/dB = sum_to(shape B, A^T G)`
+    /// (for 2-D operands as a [`GradientPiece::Product`], computed together
+    /// with the other products reaching `B`).
     ///
     /// The transposes are views: the matmul's packing reads them in place.
     ///
@@ -51,15 +53,21 @@ impl<T: Element> Var<T> {
             vec![a, b],
             |input| {
                 let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let grad_b = if a.ndim() == 2 && b.ndim() == 2 {
+                    // Multiplied out later, with any other products reaching B (see `gradients`).
+                    Some(GradientPiece::Product {
+                        a: a.t(),
+                        b: g.clone(),
+                    })
+                } else {
+                    full(a.t().matmul(g).sum_to(b.shape()))
+                };
                 smallvec![
                     input
                         .needs_grad(0)
                         .then(|| g.matmul(&b.t()).sum_to(a.shape()))
                         .and_then(full),
-                    input
-                        .needs_grad(1)
-                        .then(|| a.t().matmul(g).sum_to(b.shape()))
-                        .and_then(full),
+                    input.needs_grad(1).then_some(grad_b).flatten(),
                 ]
             },
         )
@@ -73,7 +81,8 @@ impl<T: Element> Var<T> {
     /// second `[m, n]` tensor is made. It equals `x.matmul(w) + b` (tested).
     /// A layer's input projection adds its bias this way, and an RNN step its
     /// projected input to `h W_hh^T`.
-    /// `dL/dX = G W^T`, `dL/dW = X^T G`, `dL/db = G` summed over rows for a bias `[n]`.
+    /// `dL/dX = G W^T`, `dL/dW = X^T G` (a [`GradientPiece::Product`]),
+    /// `dL/db = G` summed over rows for a bias `[n]`.
     ///
     /// # Panics
     /// If `X` or `W` is not 2-D, their inner sizes differ, or `b` is neither `[n]` nor `[m, n]`.
@@ -109,7 +118,10 @@ impl<T: Element> Var<T> {
                 };
                 smallvec![
                     input.needs_grad(0).then(|| g.matmul(&w.t())).and_then(full),
-                    input.needs_grad(1).then(|| x.t().matmul(g)).and_then(full),
+                    input.needs_grad(1).then(|| GradientPiece::Product {
+                        a: x.t(),
+                        b: g.clone(),
+                    }),
                     input.needs_grad(2).then_some(addend).and_then(full),
                 ]
             },
