@@ -5,6 +5,8 @@
 //! cargo run -p train --example imdb_lstm -- --help       # every option
 //! cargo run -p train --example imdb_lstm -- --limit 2000 --epochs 1    # a one-minute smoke run
 //! cargo run -p train --example imdb_lstm -- --resume --epochs 5        # continue a stopped run
+//! cargo run -p train --example imdb_lstm -- --predict "A wonderful film." "Dull and too long."
+//! echo "What a waste of two hours." | cargo run -p train --example imdb_lstm -- --predict
 //! ```
 //!
 //! A program is flags, data, model and the loop: the loop itself is
@@ -12,22 +14,28 @@
 //! curves, `best.safetensors` and `last.safetensors` into `--out`, and
 //! reports the test accuracy of the best checkpoint of this run, and the
 //! peak memory.
+//!
+//! `--predict` trains nothing: it rebuilds the model from a checkpoint alone
+//! (its configuration, vocabulary and text settings travel in the file's
+//! metadata) and prints each text's probability of being positive.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use nn::{CellKind, ModelConfig, SentimentConfig, SentimentModel};
+use nn::{CellKind, ModelConfig, SentimentConfig, SentimentHead, SentimentModel};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tensor::{Indices, Tensor};
 use train::cli::{at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::imdb::{Imdb, ImdbConfig, Review};
 use train::data::loader::{split_validation, DEFAULT_VALIDATION_FRACTION};
-use train::data::{DataLoader, DataPaths, LoaderConfig};
+use train::data::tokenizer::{truncate, Side};
+use train::data::{DataLoader, DataPaths, LoaderConfig, Vocabulary};
 use train::optim::Adam;
 use train::tasks::sentiment_step;
-use train::trainer::{self, evaluate, Monitor, Trainer, TrainerConfig};
+use train::trainer::{self, evaluate, Monitor, Trainer, TrainerConfig, BEST_CHECKPOINT};
 
 /// Train an RNN, LSTM or GRU on the IMDB movie reviews (sentiment, positive or negative).
 #[derive(Parser, Debug)]
@@ -49,6 +57,9 @@ struct Options {
     /// Tokens kept per review
     #[arg(long, default_value = "200", value_parser = at_least_one)]
     max_len: usize,
+    /// Which end of a long review is cut: pre keeps its last tokens, post its first
+    #[arg(long, default_value = "pre")]
+    truncate: Side,
     /// Embedding width
     #[arg(long, default_value = "128", value_parser = at_least_one)]
     embedding: usize,
@@ -67,9 +78,15 @@ struct Options {
     /// Dropout between layers and before the classifier
     #[arg(long, default_value = "0.2", value_parser = probability)]
     dropout: f64,
+    /// Dropout on the recurrent layers' inputs, one mask per sequence (Keras' dropout)
+    #[arg(long, default_value = "0", value_parser = probability)]
+    input_dropout: f64,
     /// Dropout on the recurrent state, one mask per sequence (Keras' recurrent_dropout)
     #[arg(long, default_value = "0", value_parser = probability)]
     recurrent_dropout: f64,
+    /// The classifier: one logit (sigmoid) or two classes (softmax, the PyTorch tutorial's)
+    #[arg(long, default_value = "logit")]
+    head: SentimentHead,
     /// Adam's learning rate
     #[arg(long, default_value = "0.001", value_parser = positive)]
     lr: f64,
@@ -91,6 +108,71 @@ struct Options {
     /// Continue the run in --out from its last checkpoint
     #[arg(long)]
     resume: bool,
+    /// Train nothing: print each TEXT's probability of being positive (lines of standard input if none)
+    #[arg(long, value_name = "TEXT", num_args = 0..)]
+    predict: Option<Vec<String>>,
+    /// The checkpoint --predict reads [default: best.safetensors in --out]
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
+    checkpoint: Option<PathBuf>,
+}
+
+/// `--predict`: the model, vocabulary and text settings from the checkpoint
+/// alone, then one probability per text.
+fn predict(o: &Options, texts: &[String]) -> Result<(), String> {
+    let path = o
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| o.out.join(BEST_CHECKPOINT));
+    let file = nn::checkpoint::read::<f32>(&path).map_err(|e| e.to_string())?;
+    let config = SentimentConfig::from_metadata(&file.metadata)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let setting = |key: &str| {
+        file.metadata
+            .get(key)
+            .ok_or_else(|| format!("{}: no {key} in the metadata", path.display()))
+    };
+    let vocab = Vocabulary::from_text(setting("vocab")?, &path.display().to_string())
+        .map_err(|e| e.to_string())?;
+    let max_len: usize = setting("data.max_len")?
+        .parse()
+        .map_err(|_| format!("{}: data.max_len is not a number", path.display()))?;
+    let truncating: Side = setting("data.truncating")?.parse()?;
+    let mut model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(0));
+    nn::checkpoint::load(&mut model, &path).map_err(|e| e.to_string())?;
+
+    let texts: Vec<String> = if texts.is_empty() {
+        std::io::stdin()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("reading standard input: {e}"))?
+    } else {
+        texts.to_vec()
+    };
+    for text in texts.iter().filter(|t| !t.trim().is_empty()) {
+        let probability = positive_probability(&model, &vocab, text, max_len, truncating);
+        println!("{probability:.6}\t{text}");
+    }
+    Ok(())
+}
+
+/// The model's `P(positive)` for one text, encoded as the training reviews were.
+fn positive_probability(
+    model: &SentimentModel,
+    vocab: &Vocabulary,
+    text: &str,
+    max_len: usize,
+    truncating: Side,
+) -> f64 {
+    let mut ids = vocab.encode(text);
+    truncate(&mut ids, max_len, truncating);
+    let length = ids.len();
+    let ids = Indices::new(
+        if ids.is_empty() { vec![0] } else { ids },
+        &[1, length.max(1)],
+    );
+    let mask = Tensor::full(&[1, length.max(1)], if length == 0 { 0.0 } else { 1.0 });
+    let logits = model.forward(&autograd::Tape::no_grad(), &ids, Some(&mask));
+    model.positive_probability(logits.value())[0]
 }
 
 fn run(o: Options) -> Result<(), String> {
@@ -99,7 +181,7 @@ fn run(o: Options) -> Result<(), String> {
     let imdb_config = ImdbConfig {
         vocab_size: o.vocab_size,
         max_len: o.max_len,
-        ..ImdbConfig::default()
+        truncating: o.truncate,
     };
     let Imdb {
         train,
@@ -137,7 +219,9 @@ fn run(o: Options) -> Result<(), String> {
         cell: o.cell,
         bidirectional: o.bidirectional,
         dropout: o.dropout,
+        input_dropout: o.input_dropout,
         recurrent_dropout: o.recurrent_dropout,
+        head: o.head,
         ..SentimentConfig::new(vocab.len())
     };
     let mut model = SentimentModel::<f32>::new(model_config, &mut StdRng::seed_from_u64(o.seed));
@@ -147,7 +231,7 @@ fn run(o: Options) -> Result<(), String> {
     // 3. The loop: everything a new process needs to rebuild the model goes into the checkpoints.
     let mut metadata = model_config.to_metadata();
     metadata.insert("data.max_len".into(), o.max_len.to_string());
-    metadata.insert("data.truncating".into(), "pre".into());
+    metadata.insert("data.truncating".into(), o.truncate.to_string());
     metadata.insert("vocab".into(), vocab.to_text());
     let mut trainer = Trainer::new(TrainerConfig {
         seed: o.seed,
@@ -210,7 +294,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(options) {
+    let result = match &options.predict {
+        Some(texts) => predict(&options, texts),
+        None => run(options),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("imdb_lstm: {message}");

@@ -58,6 +58,57 @@ pub enum Init {
     Orthogonal,
 }
 
+impl std::fmt::Display for Init {
+    /// `zeros`, `constant(c)`, `uniform(b)`, `normal(s)`, `glorot_uniform`, `orthogonal`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Init::Zeros => write!(f, "zeros"),
+            Init::Constant(c) => write!(f, "constant({c})"),
+            Init::Uniform(b) => write!(f, "uniform({b})"),
+            Init::Normal(s) => write!(f, "normal({s})"),
+            Init::GlorotUniform => write!(f, "glorot_uniform"),
+            Init::Orthogonal => write!(f, "orthogonal"),
+        }
+    }
+}
+
+impl std::str::FromStr for Init {
+    type Err = String;
+
+    /// The names [`Display`](std::fmt::Display) writes (`glorot` for short).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let number = |inner: &str| -> Result<f64, String> {
+            inner
+                .parse()
+                .map_err(|_| format!("{inner:?} is not a number"))
+        };
+        let argument = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('('))
+                .and_then(|rest| rest.strip_suffix(')'))
+        };
+        match text {
+            "zeros" => Ok(Init::Zeros),
+            "glorot_uniform" | "glorot" => Ok(Init::GlorotUniform),
+            "orthogonal" => Ok(Init::Orthogonal),
+            _ => {
+                if let Some(c) = argument("constant") {
+                    Ok(Init::Constant(number(c)?))
+                } else if let Some(b) = argument("uniform") {
+                    Ok(Init::Uniform(number(b)?))
+                } else if let Some(s) = argument("normal") {
+                    Ok(Init::Normal(number(s)?))
+                } else {
+                    Err(format!(
+                        "unknown initializer {text:?}: expected glorot_uniform, orthogonal, zeros, \
+                         constant(c), uniform(b) or normal(s)"
+                    ))
+                }
+            }
+        }
+    }
+}
+
 impl Init {
     /// A tensor of `shape` drawn from this initializer.
     ///

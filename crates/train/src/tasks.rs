@@ -1,8 +1,10 @@
 //! Ready tasks for the training loop: how a batch of each dataset becomes a loss.
 
-use autograd::Tape;
-use nn::SentimentModel;
+use autograd::{Reduction, Tape};
+use nn::{CharRnn, SentimentModel};
+use tensor::Indices;
 
+use crate::data::text::CharBatch;
 use crate::data::Batch;
 use crate::trainer::StepOutput;
 
@@ -22,5 +24,29 @@ pub fn sentiment_step(model: &SentimentModel, tape: &Tape, batch: &Batch) -> Ste
         examples: batch.len(),
         correct: Some(correct),
         tokens: batch.lengths.iter().sum(),
+    }
+}
+
+/// The character-level language-model task: a [`CharRnn`] predicts each
+/// next character; the loss is the mean cross-entropy per character (in nats),
+/// and the accuracy counts characters whose most likely prediction is right.
+/// Every character is an example.
+pub fn char_step(model: &CharRnn, tape: &Tape, batch: &CharBatch) -> StepOutput {
+    let logits = model.forward(tape, &batch.inputs);
+    let (rows, time, vocab) = (logits.dim(0), logits.dim(1), logits.dim(2));
+    let logits = logits.reshape(&[rows * time, vocab]);
+    let targets = Indices::new(batch.targets.values().to_vec(), &[rows * time]);
+    let predicted = logits.value().argmax_axis(1);
+    let correct = predicted
+        .values()
+        .iter()
+        .zip(targets.values())
+        .filter(|(p, t)| p == t)
+        .count();
+    StepOutput {
+        loss: logits.cross_entropy(&targets, None, Reduction::Mean),
+        examples: rows * time,
+        correct: Some(correct),
+        tokens: rows * time,
     }
 }

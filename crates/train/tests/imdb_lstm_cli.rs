@@ -6,7 +6,13 @@ mod common;
 
 use std::process::Command;
 
+use autograd::Tape;
 use common::example::{example_binary, run_example};
+use nn::{ModelConfig, SentimentConfig, SentimentModel};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use train::data::loader::collate;
+use train::data::{Review, Sentiment, Side, Vocabulary};
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -100,6 +106,66 @@ fn a_tiny_run_trains_resumes_and_reports() {
     assert!(!stdout.contains("epoch 1/2"), "{stdout}");
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 3, "{history}");
+
+    // --predict rebuilds the model from the checkpoint alone: its probabilities are the
+    // model's own output on the same text, encoded as the training reviews were.
+    let texts = ["great fun, a great movie", "bad acting"];
+    let predicted = Command::new(example_binary("imdb_lstm"))
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--predict",
+            texts[0],
+            texts[1],
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&predicted.stdout).into_owned();
+    assert!(
+        predicted.status.success(),
+        "{stdout}\n{}",
+        stderr(&predicted)
+    );
+    let checkpoint = out.join("best.safetensors");
+    let file = nn::checkpoint::read::<f32>(&checkpoint).unwrap();
+    let config = SentimentConfig::from_metadata(&file.metadata).unwrap();
+    let vocab = Vocabulary::from_text(&file.metadata["vocab"], "checkpoint").unwrap();
+    let mut model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(9));
+    nn::checkpoint::load(&mut model, &checkpoint).unwrap();
+    let expected: Vec<String> = texts
+        .iter()
+        .map(|text| {
+            // The evaluation path: a collated batch of one review, its mask, no tape.
+            let review = Review {
+                token_ids: vocab.encode(text),
+                sentiment: Sentiment::Positive,
+                rating: 10,
+            };
+            let batch = collate(&[review], &[0], Side::Pre, 0);
+            let logits = model.forward(&Tape::no_grad(), &batch.token_ids, Some(&batch.mask()));
+            format!(
+                "{:.6}\t{text}",
+                model.positive_probability(logits.value())[0]
+            )
+        })
+        .collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
+    // With no text, the lines of standard input.
+    let mut child = Command::new(example_binary("imdb_lstm"))
+        .args(["--out", out.to_str().unwrap(), "--predict"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n\n{}\n", texts[0], texts[1]).as_bytes())
+        .unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), stdout);
 
     // Resuming with another architecture is refused, naming the setting.
     let changed = run(&["--epochs", "3", "--cell", "lstm", "--resume"]);

@@ -45,7 +45,7 @@ pub use lstm::LstmCell;
 pub use rnn::RnnCell;
 
 /// Construction options shared by the three cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellOptions {
     /// Whether the cell has `bias_ih` and `bias_hh` (default true).
     pub bias: bool,
@@ -57,6 +57,10 @@ pub struct CellOptions {
     /// backward ([`fused`]; default true, faster) instead of the composed
     /// graph of autograd ops. Both give the same numbers, bit for bit.
     pub fused: bool,
+    /// The recurrent kernel's initializer in place of the scheme's (Keras'
+    /// `recurrent_initializer`; the TensorFlow text-generation tutorial uses
+    /// Glorot-uniform). `None`: orthogonal (Keras) or uniform (PyTorch).
+    pub recurrent_init: Option<Init>,
 }
 
 impl Default for CellOptions {
@@ -66,6 +70,7 @@ impl Default for CellOptions {
             init: InitScheme::Keras,
             nonlinearity: Activation::Tanh,
             fused: true,
+            recurrent_init: None,
         }
     }
 }
@@ -108,6 +113,7 @@ impl<T: Element> CellParams<T> {
             ),
         };
         let weight_ih = Param::new(input_init.tensor(&[rows, input_size], rng));
+        let recurrent_init = options.recurrent_init.unwrap_or(recurrent_init);
         let weight_hh = Param::new(recurrent_init.tensor(&[rows, hidden_size], rng));
         let (bias_ih, bias_hh) = if options.bias {
             (

@@ -7,7 +7,7 @@ use tensor::{Element, Indices, Tensor};
 use super::config::{check_model, field, ConfigError, Metadata, ModelConfig};
 use crate::cell::CellOptions;
 use crate::embedding::{Embedding, EmbeddingOptions};
-use crate::init::InitScheme;
+use crate::init::{Init, InitScheme};
 use crate::linear::{Linear, LinearOptions};
 use crate::module::{Module, Visitor, VisitorMut};
 use crate::recurrent::{RecurrentConfig, RecurrentOutput, SequenceOptions};
@@ -34,6 +34,9 @@ pub struct CharRnnConfig {
     pub stateful: bool,
     /// Keras' (default) or PyTorch's initializers.
     pub init: InitScheme,
+    /// The recurrent kernel's initializer in place of the scheme's (the
+    /// TensorFlow tutorial uses Glorot-uniform); `None` keeps the scheme's.
+    pub recurrent_init: Option<Init>,
 }
 
 impl CharRnnConfig {
@@ -48,6 +51,7 @@ impl CharRnnConfig {
             dropout: 0.0,
             stateful: true,
             init: InitScheme::Keras,
+            recurrent_init: None,
         }
     }
 }
@@ -66,6 +70,11 @@ impl ModelConfig for CharRnnConfig {
             ("dropout", self.dropout.to_string()),
             ("stateful", self.stateful.to_string()),
             ("init", self.init.to_string()),
+            (
+                "recurrent_init",
+                self.recurrent_init
+                    .map_or_else(|| "default".to_string(), |init| init.to_string()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -83,6 +92,10 @@ impl ModelConfig for CharRnnConfig {
             dropout: field(m, "dropout")?,
             stateful: field(m, "stateful")?,
             init: field(m, "init")?,
+            recurrent_init: match m.get("recurrent_init").map(String::as_str) {
+                None | Some("default") => None,
+                Some(_) => Some(field(m, "recurrent_init")?),
+            },
         })
     }
 }
@@ -125,6 +138,7 @@ impl<T: Element> CharRnn<T> {
             stateful: config.stateful,
             cell: CellOptions {
                 init: config.init,
+                recurrent_init: config.recurrent_init,
                 ..Default::default()
             },
             ..Default::default()
@@ -349,6 +363,7 @@ mod tests {
         let config = CharRnnConfig {
             dropout: 0.5,
             stateful: false,
+            recurrent_init: Some(Init::GlorotUniform),
             ..tiny(CellKind::Rnn)
         };
         assert_eq!(

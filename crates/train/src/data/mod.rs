@@ -368,6 +368,16 @@ impl DataPaths {
     /// (each under any of the file's names), else downloads it into `cache_dir`.
     pub fn locate(&self, file: &RemoteFile) -> Result<PathBuf, DataError> {
         if let Some(explicit) = &self.explicit {
+            // A directory that holds the file by one of its names stands for the file.
+            if explicit.is_dir() {
+                if let Some(inside) = file
+                    .names()
+                    .map(|name| explicit.join(name))
+                    .find(|candidate| candidate.is_file())
+                {
+                    return Ok(inside);
+                }
+            }
             if explicit.exists() {
                 return Ok(explicit.clone());
             }

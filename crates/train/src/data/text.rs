@@ -10,6 +10,14 @@
 //!   part for validation (as char-rnn does): random windows of one text would
 //!   put overlapping sentences on both sides.
 //! - Windows start every `L` characters, so each character is an input once.
+//! - Batches come two ways. [`CharSequences::batches`] deals windows into
+//!   batches in any (shuffled) order, each window on its own (the TensorFlow
+//!   tutorial's way: the state starts from zero at every window).
+//!   [`CharSequences::stream_batches`] cuts the text into `B` streams, one
+//!   per row, so row `i` of batch `k + 1` is the text that follows row `i`
+//!   of batch `k`: a stateful model carries its state from one batch to the
+//!   next and reads each stream as one long text (truncated backpropagation
+//!   through time).
 //!
 //! The default corpus is tiny Shakespeare (1,115,394 characters, 65 distinct),
 //! found like any data file (see [`DataPaths::locate`]) or downloaded from the
@@ -247,23 +255,134 @@ impl CharSequences {
         if drop_last && batches.last().is_some_and(|b| b.len() < batch_size) {
             batches.pop();
         }
-        Ok(batches.into_iter().map(move |windows| {
-            let shape = [windows.len(), self.seq_len];
-            let inputs = windows
-                .iter()
-                .flat_map(|&i| self.input(i))
-                .copied()
-                .collect();
-            let targets = windows
-                .iter()
-                .flat_map(|&i| self.target(i))
-                .copied()
-                .collect();
-            CharBatch {
-                inputs: Indices::new(inputs, &shape),
-                targets: Indices::new(targets, &shape),
-            }
+        Ok(batches
+            .into_iter()
+            .map(move |windows| self.batch_of(&windows)))
+    }
+}
+
+impl CharSequences {
+    /// Batches for stateful training: the windows cut into `batch_size`
+    /// streams of consecutive text, row `i` of every batch reading stream `i`.
+    /// Stream `i` is windows `i*S .. (i+1)*S` (`S = len() / batch_size`, the
+    /// windows left over are dropped), so batch `k` holds windows
+    /// `k, S + k, 2S + k, ...`, and row `i` of batch `k + 1` continues row
+    /// `i` of batch `k` exactly. The order is fixed: never shuffle streams.
+    ///
+    /// # Errors
+    /// If `batch_size` is 0 or there are fewer windows than streams.
+    pub fn stream_batches(
+        &self,
+        batch_size: usize,
+    ) -> Result<impl ExactSizeIterator<Item = CharBatch> + '_, DataError> {
+        if batch_size == 0 || self.len() < batch_size {
+            return Err(DataError::InvalidArgument(format!(
+                "stream_batches: {} windows cannot fill {batch_size} streams (batch_size must be \
+                 at least 1 and at most the number of windows)",
+                self.len()
+            )));
+        }
+        let per_stream = self.len() / batch_size;
+        Ok((0..per_stream).map(move |k| {
+            let windows: Vec<usize> = (0..batch_size).map(|i| i * per_stream + k).collect();
+            self.batch_of(&windows)
         }))
+    }
+
+    /// The windows `windows` as one batch, a row each.
+    fn batch_of(&self, windows: &[usize]) -> CharBatch {
+        let shape = [windows.len(), self.seq_len];
+        let inputs = windows
+            .iter()
+            .flat_map(|&i| self.input(i))
+            .copied()
+            .collect();
+        let targets = windows
+            .iter()
+            .flat_map(|&i| self.target(i))
+            .copied()
+            .collect();
+        CharBatch {
+            inputs: Indices::new(inputs, &shape),
+            targets: Indices::new(targets, &shape),
+        }
+    }
+}
+
+/// In what order a [`CharLoader`] hands out windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CharOrder {
+    /// Windows shuffled anew each epoch (from this seed and the epoch number),
+    /// each on its own: the TensorFlow tutorial's way.
+    Shuffled {
+        /// The seed of the shuffles.
+        seed: u64,
+    },
+    /// Windows in text order (evaluation).
+    InOrder,
+    /// One stream of text per row, each batch continuing the last
+    /// ([`CharSequences::stream_batches`]), for a stateful model.
+    Streams,
+}
+
+/// Batches of character windows, epoch after epoch: the character corpus's
+/// counterpart of [`DataLoader`](super::DataLoader).
+#[derive(Clone, Debug)]
+pub struct CharLoader<'a> {
+    sequences: &'a CharSequences,
+    batch_size: usize,
+    order: CharOrder,
+}
+
+impl<'a> CharLoader<'a> {
+    /// A loader of `batch_size` windows per batch.
+    ///
+    /// # Errors
+    /// If `batch_size` is 0, or (for streams) larger than the number of windows.
+    pub fn new(
+        sequences: &'a CharSequences,
+        batch_size: usize,
+        order: CharOrder,
+    ) -> Result<CharLoader<'a>, DataError> {
+        if batch_size == 0 || (order == CharOrder::Streams && sequences.len() < batch_size) {
+            return Err(DataError::InvalidArgument(format!(
+                "a batch of {batch_size} windows from {} windows",
+                sequences.len()
+            )));
+        }
+        Ok(CharLoader {
+            sequences,
+            batch_size,
+            order,
+        })
+    }
+
+    /// The number of batches in an epoch.
+    pub fn num_batches(&self) -> usize {
+        match self.order {
+            CharOrder::Streams => self.sequences.len() / self.batch_size,
+            _ => self.sequences.len().div_ceil(self.batch_size),
+        }
+    }
+
+    /// The batches of epoch `epoch`.
+    pub fn batches(&self, epoch: u64) -> Box<dyn ExactSizeIterator<Item = CharBatch> + '_> {
+        let batches = match self.order {
+            CharOrder::Shuffled { seed } => self.sequences.batches(
+                self.batch_size,
+                Some(seed ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                false,
+            ),
+            CharOrder::InOrder => self.sequences.batches(self.batch_size, None, false),
+            CharOrder::Streams => {
+                return Box::new(
+                    self.sequences
+                        .stream_batches(self.batch_size)
+                        .expect("checked in new"),
+                )
+            }
+        };
+        Box::new(batches.expect("checked in new"))
     }
 }
 
@@ -311,6 +430,36 @@ mod tests {
         assert_eq!(decode(splits.validation.target(0)), "ij");
         // "hij" is too short for one window of 3 (it needs 4 characters).
         assert!(corpus.sequences(3, 0.3).is_err());
+    }
+
+    /// Reading row `i` of every stream batch in turn gives back one piece of
+    /// the text, without a gap or a repeat: stream `i`, as stateful training needs.
+    #[test]
+    fn stream_batches_continue_each_row_in_the_next_batch() {
+        let text: String = (0..997)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let corpus = CharCorpus::from_text(&text).unwrap();
+        let splits = corpus.sequences(7, 0.0).unwrap();
+        let (batch, windows) = (4, splits.train.len());
+        let per_stream = windows / batch;
+        let batches: Vec<CharBatch> = splits.train.stream_batches(batch).unwrap().collect();
+        assert_eq!(batches.len(), per_stream);
+        for row in 0..batch {
+            let mut read = Vec::new();
+            let mut next_targets = Vec::new();
+            for b in &batches {
+                let input = &b.inputs.values()[row * 7..(row + 1) * 7];
+                let target = &b.targets.values()[row * 7..(row + 1) * 7];
+                read.extend_from_slice(input);
+                next_targets.extend_from_slice(target);
+            }
+            let start = row * per_stream * 7;
+            assert_eq!(read, corpus.ids[start..start + read.len()], "stream {row}");
+            assert_eq!(next_targets, corpus.ids[start + 1..start + 1 + read.len()]);
+        }
+        assert!(splits.train.stream_batches(0).is_err());
+        assert!(splits.train.stream_batches(windows + 1).is_err());
     }
 
     #[test]

@@ -35,6 +35,28 @@ pub enum Side {
     Post,
 }
 
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Pre => "pre",
+            Side::Post => "post",
+        })
+    }
+}
+
+impl std::str::FromStr for Side {
+    type Err = String;
+
+    /// `pre` or `post`, as Keras' `padding=` and `truncating=`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "pre" => Ok(Side::Pre),
+            "post" => Ok(Side::Post),
+            _ => Err(format!("expected pre or post, got {text:?}")),
+        }
+    }
+}
+
 /// The words of `text`, following the rules in the [module docs](self).
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut words = Vec::new();

@@ -83,6 +83,10 @@ pub trait Task<M, B> {
     /// Called before each training epoch and each evaluation pass: a task
     /// whose model carries state from batch to batch resets it here.
     fn reset(&self, _model: &M) {}
+
+    /// Called after each epoch (from 1) is done and saved: a language model
+    /// prints a sample of its text here, as the tutorials do.
+    fn after_epoch(&self, _model: &M, _epoch: usize) {}
 }
 
 impl<M, B, F> Task<M, B> for F
@@ -103,6 +107,35 @@ pub trait Split: Sized {
     /// whose rows cannot be separated (streams carrying state from batch to
     /// batch) returns itself whole.
     fn split(&self, rows: usize) -> Vec<Self>;
+}
+
+/// Character windows split by rows. Only for windows that do not carry state
+/// from batch to batch: a stateful run keeps each batch whole
+/// ([`TrainerConfig::shard_size`] `None`).
+impl Split for crate::data::text::CharBatch {
+    fn examples(&self) -> usize {
+        self.inputs.shape()[0]
+    }
+
+    fn split(&self, rows: usize) -> Vec<Self> {
+        let (batch, time) = (self.inputs.shape()[0], self.inputs.shape()[1]);
+        (0..batch)
+            .step_by(rows.max(1))
+            .map(|first| {
+                let end = (first + rows).min(batch);
+                let cut = |ids: &tensor::Indices| {
+                    tensor::Indices::new(
+                        ids.values()[first * time..end * time].to_vec(),
+                        &[end - first, time],
+                    )
+                };
+                crate::data::text::CharBatch {
+                    inputs: cut(&self.inputs),
+                    targets: cut(&self.targets),
+                }
+            })
+            .collect()
+    }
 }
 
 impl Split for crate::data::Batch {
@@ -136,6 +169,18 @@ impl<E: crate::data::loader::SequenceExample> BatchSource for crate::data::DataL
     }
 
     fn epoch(&self, epoch: u64) -> impl Iterator<Item = crate::data::Batch> + '_ {
+        self.batches(epoch)
+    }
+}
+
+impl BatchSource for crate::data::text::CharLoader<'_> {
+    type Batch = crate::data::text::CharBatch;
+
+    fn num_batches(&self) -> usize {
+        crate::data::text::CharLoader::num_batches(self)
+    }
+
+    fn epoch(&self, epoch: u64) -> impl Iterator<Item = crate::data::text::CharBatch> + '_ {
         self.batches(epoch)
     }
 }
@@ -648,6 +693,7 @@ impl Trainer {
             if config.verbose {
                 print_epoch(epoch, config.epochs, &trained, validated.as_ref(), improved);
             }
+            task.after_epoch(model, epoch + 1);
         }
         if config.verbose && stopped_early {
             println!(

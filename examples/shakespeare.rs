@@ -1,0 +1,284 @@
+//! Character-level text generation: an LSTM (or GRU) learns to write like Shakespeare.
+//!
+//! ```text
+//! cargo run -p train --example shakespeare                       # train (the default run)
+//! cargo run -p train --example shakespeare -- --generate --prompt "ROMEO: " --temperature 0.8
+//! cargo run -p train --example shakespeare -- --preset tutorial  # the tutorials' size: LSTM 1024, 10 epochs
+//! cargo run -p train --example shakespeare -- --help
+//! ```
+//!
+//! As in the TensorFlow and PyTorch text-generation tutorials: tiny
+//! Shakespeare (1.1 million characters, 65 distinct) cut into sequences of
+//! 100 characters, each target the input shifted by one, batches of 64;
+//! `Embedding(65, 256) -> LSTM -> Linear(65)`, cross-entropy per character,
+//! Adam. After each epoch it prints a sample, and writes `last.safetensors`
+//! (with the model's configuration and alphabet in its metadata) and
+//! `best.safetensors`. `--generate` loads the latest checkpoint in a new
+//! process and writes text from `--prompt`, carrying the state from one
+//! character to the next; `--temperature 0` always takes the most likely
+//! character.
+//!
+//! By default the windows are shuffled and the state starts from zero in
+//! each (the tutorials' way, and the batch's rows train in parallel);
+//! `--stateful` reads the text as 64 streams instead, each batch continuing
+//! the last, the state carried over (truncated backpropagation through time).
+//!
+//! What to expect: see the README's table (measured on this project's
+//! 2-vCPU machine).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use nn::{CellKind, CharRnn, CharRnnConfig, ModelConfig};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use train::cli::{at_least_one, non_empty_path, non_negative, positive, probability};
+use train::data::text::{CharBatch, CharLoader, CharOrder, CharVocabulary};
+use train::data::{CharCorpus, DataPaths};
+use train::optim::Adam;
+use train::tasks::char_step;
+use train::trainer::{
+    StepOutput, Task, Trainer, TrainerConfig, DEFAULT_SHARD_SIZE, LAST_CHECKPOINT,
+};
+
+/// Sizes of a run.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// Sized for about ten minutes on two cores: LSTM 512, 3 epochs.
+    Default,
+    /// The tutorials' size: LSTM 1024, 10 epochs (hours on two cores).
+    Tutorial,
+}
+
+/// Train a character-level language model on tiny Shakespeare, or generate text with one.
+#[derive(Parser, Debug)]
+#[command(name = "shakespeare", allow_negative_numbers = true)]
+struct Options {
+    /// tinyshakespeare.txt, or a directory holding it [default: $TAPEGRAD_DATA, the cache, then a download]
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
+    data: Option<PathBuf>,
+    /// Run sizes: hidden size and epochs (flags given explicitly win)
+    #[arg(long, value_enum, default_value = "default")]
+    preset: Preset,
+    /// Passes over the training text [default: 3; tutorial: 10]
+    #[arg(long, value_parser = at_least_one)]
+    epochs: Option<usize>,
+    /// Hidden size of the recurrent layers [default: 512; tutorial: 1024]
+    #[arg(long, value_parser = at_least_one)]
+    hidden: Option<usize>,
+    /// Embedding width
+    #[arg(long, default_value = "256", value_parser = at_least_one)]
+    embedding: usize,
+    /// Stacked recurrent layers
+    #[arg(long, default_value = "1", value_parser = at_least_one)]
+    layers: usize,
+    /// The recurrent cell: rnn, lstm or gru
+    #[arg(long, default_value = "lstm")]
+    cell: CellKind,
+    /// Dropout between stacked layers
+    #[arg(long, default_value = "0", value_parser = probability)]
+    dropout: f64,
+    /// The recurrent kernel's initializer: glorot_uniform (the TensorFlow tutorial's) or orthogonal
+    #[arg(long, default_value = "orthogonal")]
+    recurrent_init: nn::Init,
+    /// Characters per training sequence
+    #[arg(long, default_value = "100", value_parser = at_least_one)]
+    seq_len: usize,
+    /// Sequences per batch
+    #[arg(long, default_value = "64", value_parser = at_least_one)]
+    batch_size: usize,
+    /// Adam's learning rate
+    #[arg(long, default_value = "0.002", value_parser = positive)]
+    lr: f64,
+    /// Clip gradients to this global norm (0 = off)
+    #[arg(long, default_value = "5", value_parser = non_negative)]
+    clip: f64,
+    /// Read the text as batch-size streams, carrying the state from batch to batch
+    #[arg(long)]
+    stateful: bool,
+    /// Share of the text (its end) held out for validation
+    #[arg(long, default_value = "0.1", value_parser = probability)]
+    validation: f64,
+    /// Seed of initialization, shuffles and sampling
+    #[arg(long, default_value = "0")]
+    seed: u64,
+    /// Where the history, curves and checkpoints go
+    #[arg(long, default_value = "runs/shakespeare", value_parser = non_empty_path)]
+    out: PathBuf,
+    /// Continue the run in --out from its last checkpoint
+    #[arg(long)]
+    resume: bool,
+    /// Generate text with the latest checkpoint in --out instead of training
+    #[arg(long)]
+    generate: bool,
+    /// The text the samples start from
+    #[arg(long, default_value = "ROMEO: ")]
+    prompt: String,
+    /// Sampling temperature: 0 takes the most likely character, 1 samples the model's distribution
+    #[arg(long, default_value = "0.8", value_parser = non_negative)]
+    temperature: f64,
+    /// Characters to generate after the prompt
+    #[arg(long, default_value = "400")]
+    length: usize,
+}
+
+/// The training task, plus a sample of text after every epoch.
+struct Shakespeare<'a> {
+    vocab: &'a CharVocabulary,
+    options: &'a Options,
+}
+
+impl Task<CharRnn, CharBatch> for Shakespeare<'_> {
+    fn step(&self, model: &CharRnn, tape: &autograd::Tape, batch: &CharBatch) -> StepOutput {
+        char_step(model, tape, batch)
+    }
+
+    fn reset(&self, model: &CharRnn) {
+        model.reset_states();
+    }
+
+    fn after_epoch(&self, model: &CharRnn, epoch: usize) {
+        match sample(model, self.vocab, self.options) {
+            Ok(text) => println!("--- sample after epoch {epoch} ---\n{text}\n---"),
+            Err(message) => eprintln!("shakespeare: no sample: {message}"),
+        }
+    }
+}
+
+/// `--length` characters after `--prompt`, drawn with `--temperature` and `--seed`.
+fn sample(model: &CharRnn, vocab: &CharVocabulary, o: &Options) -> Result<String, String> {
+    let prompt = vocab
+        .encode(&o.prompt)
+        .map_err(|e| format!("--prompt: {e}"))?;
+    if prompt.is_empty() {
+        return Err("--prompt must not be empty".into());
+    }
+    let ids = model.generate(
+        &prompt,
+        o.length,
+        o.temperature,
+        &mut StdRng::seed_from_u64(o.seed),
+    );
+    let text = vocab.decode(&ids).map_err(|e| e.to_string())?;
+    Ok(format!("{}{text}", o.prompt))
+}
+
+/// `--generate`: the model and alphabet from the checkpoint alone, then a sample.
+fn generate(o: &Options) -> Result<(), String> {
+    let path = o.out.join(LAST_CHECKPOINT);
+    let file = nn::checkpoint::read::<f32>(&path).map_err(|e| e.to_string())?;
+    let config = CharRnnConfig::from_metadata(&file.metadata)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let alphabet = file
+        .metadata
+        .get("chars")
+        .ok_or_else(|| format!("{}: no alphabet in the metadata", path.display()))?;
+    let vocab = CharVocabulary::from_text(alphabet);
+    let mut model = CharRnn::new(config, &mut StdRng::seed_from_u64(0));
+    nn::checkpoint::load_with(&mut model, &path, false).map_err(|e| e.to_string())?;
+    println!("{}", sample(&model, &vocab, o)?);
+    Ok(())
+}
+
+fn train(o: &Options) -> Result<(), String> {
+    let corpus =
+        CharCorpus::load(&DataPaths::from_env(o.data.clone())).map_err(|e| e.to_string())?;
+    let splits = corpus
+        .sequences(o.seq_len, o.validation)
+        .map_err(|e| e.to_string())?;
+    let (hidden, epochs) = match o.preset {
+        Preset::Default => (o.hidden.unwrap_or(512), o.epochs.unwrap_or(3)),
+        Preset::Tutorial => (o.hidden.unwrap_or(1024), o.epochs.unwrap_or(10)),
+    };
+    println!(
+        "data: {} characters, {} distinct; {} training and {} validation sequences of {}",
+        corpus.ids.len(),
+        corpus.vocab.len(),
+        splits.train.len(),
+        splits.validation.len(),
+        o.seq_len
+    );
+    let config = CharRnnConfig {
+        embedding_dim: o.embedding,
+        hidden_size: hidden,
+        num_layers: o.layers,
+        cell: o.cell,
+        dropout: o.dropout,
+        stateful: o.stateful,
+        recurrent_init: Some(o.recurrent_init),
+        ..CharRnnConfig::new(corpus.vocab.len())
+    };
+    let mut model = CharRnn::<f32>::new(config, &mut StdRng::seed_from_u64(o.seed));
+    println!("{}", model.summary(o.batch_size, o.seq_len));
+
+    let mut metadata = config.to_metadata();
+    metadata.insert("chars".into(), corpus.vocab.chars().iter().collect());
+    let mut trainer = Trainer::new(TrainerConfig {
+        seed: o.seed,
+        clip_norm: (o.clip > 0.0).then_some(o.clip),
+        resume: o.resume,
+        // A stateful batch's rows carry state: it is recorded whole.
+        shard_size: (!o.stateful).then_some(DEFAULT_SHARD_SIZE),
+        metadata,
+        ..TrainerConfig::new(epochs, &o.out)
+    })
+    .map_err(|e| e.to_string())?;
+    let (train_order, validation_order) = if o.stateful {
+        (CharOrder::Streams, CharOrder::Streams)
+    } else {
+        (CharOrder::Shuffled { seed: o.seed }, CharOrder::InOrder)
+    };
+    let train_batches =
+        CharLoader::new(&splits.train, o.batch_size, train_order).map_err(|e| e.to_string())?;
+    let validation_batches = CharLoader::new(&splits.validation, o.batch_size, validation_order)
+        .map_err(|e| e.to_string())?;
+    let task = Shakespeare {
+        vocab: &corpus.vocab,
+        options: o,
+    };
+    let report = trainer
+        .fit(
+            &mut model,
+            &mut Adam::new(o.lr),
+            &train_batches,
+            Some(&validation_batches),
+            &task,
+        )
+        .map_err(|e| e.to_string())?;
+    if let Some((epoch, loss)) = report.best {
+        println!("best validation loss {loss:.4} nats per character (epoch {epoch})");
+    }
+    println!(
+        "wrote {}/{{history.csv, loss.svg, accuracy.svg, best.safetensors, last.safetensors}}",
+        o.out.display()
+    );
+    println!("peak memory: {}", train::memory::peak_rss_text());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = match Options::try_parse() {
+        Ok(options) => options,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = if options.generate {
+        generate(&options)
+    } else {
+        train(&options)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("shakespeare: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
