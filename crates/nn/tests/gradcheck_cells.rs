@@ -28,6 +28,7 @@ fn check_cell<C: RecurrentCell<f64>>(
             init: InitScheme::PyTorch,
             nonlinearity: act,
             fused,
+            recurrent_init: None,
         };
         check_one::<C>(batch, input, hidden, &options, seed);
     }
