@@ -15,7 +15,10 @@
 //!
 //! The mutator is seeded (SplitMix64), so a failure is reproducible from its
 //! seed and index; a failing input is also written to disk so it can be kept
-//! as a regression file, which [`replay`] runs before any new mutation.
+//! as a regression file, which [`run`] replays before any new mutation. An
+//! allocation too large for the machine aborts the process (there is no
+//! panic to catch), so [`Counting`] names the input (seed and index) on
+//! standard error before it lets such a request fail.
 //!
 //! This file is shared by the mutation tests of several crates (each includes
 //! it with `#[path]`); it uses only `std`. Every test binary that includes it
@@ -214,6 +217,29 @@ pub fn mutate(rng: &mut Rng, input: &[u8], fields: &[Field]) -> (Vec<u8>, String
 thread_local! {
     static LIVE: Cell<usize> = const { Cell::new(0) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
+    /// The input being checked on this thread, as `"<parser>, seed S input I (...)"`.
+    static CURRENT: Cell<(*const u8, usize)> = const { Cell::new((std::ptr::null(), 0)) };
+}
+
+/// Requests above this are refused (and so abort the process) after naming
+/// the input being checked: no parse of a few kilobytes needs 16 GiB.
+const HUGE: usize = 1 << 34;
+
+/// Says on standard error which input asked for `bytes` bytes.
+fn report_huge(bytes: usize) {
+    use std::io::Write as _;
+    let (ptr, len) = CURRENT.with(Cell::get);
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(b"mutation test: ");
+    if !ptr.is_null() {
+        // SAFETY: `check_one` set this to a live `String`'s bytes for the
+        // duration of the check, on this thread, and clears it afterwards.
+        let _ = err.write_all(unsafe { std::slice::from_raw_parts(ptr, len) });
+    }
+    let _ = writeln!(
+        err,
+        ": the parser asked for {bytes} bytes at once; refused, so the process aborts"
+    );
 }
 
 /// A global allocator that counts, per thread, the bytes live and their peak,
@@ -232,15 +258,24 @@ fn shrank(bytes: usize) {
     LIVE.with(|live| live.set(live.get().saturating_sub(bytes)));
 }
 
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// thread-local counters (const-initialized, without destructors) only observe sizes.
+// SAFETY: every call is forwarded unchanged to the system allocator, except
+// requests over `HUGE`, which fail (null) as an allocator may; the thread-local
+// counters (const-initialized, without destructors) only observe sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > HUGE {
+            report_huge(layout.size());
+            return std::ptr::null_mut();
+        }
         grew(layout.size());
         System.alloc(layout)
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > HUGE {
+            report_huge(layout.size());
+            return std::ptr::null_mut();
+        }
         grew(layout.size());
         System.alloc_zeroed(layout)
     }
@@ -251,6 +286,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > HUGE {
+            report_huge(new_size);
+            return std::ptr::null_mut();
+        }
         grew(new_size);
         shrank(layout.size());
         System.realloc(ptr, layout, new_size)
@@ -356,7 +395,10 @@ fn check_one(
     report: &mut Report,
 ) {
     let started = Instant::now();
+    let tagged = format!("{name}, {label}");
+    CURRENT.with(|current| current.set((tagged.as_ptr(), tagged.len())));
     let (outcome, allocated) = peak_allocation(|| catch_unwind(AssertUnwindSafe(|| check(input))));
+    CURRENT.with(|current| current.set((std::ptr::null(), 0)));
     let elapsed = started.elapsed();
     let limit = limits.per_byte * input.len() + limits.fixed;
     let problem = match &outcome {
@@ -370,9 +412,8 @@ fn check_one(
         Ok(Ok(_)) => None,
     };
     if let Some(problem) = problem {
-        let dir = failure_dir(manifest_dir);
-        let _ = std::fs::create_dir_all(&dir);
-        let file = dir.join(format!("{name}-{}.bin", label.replace([' ', '/'], "_")));
+        let file = failure_dir(manifest_dir)
+            .join(format!("{name}-{}.bin", label.replace([' ', '/'], "_")));
         let _ = std::fs::write(&file, input);
         panic!(
             "{name}, {label}: {problem}\nthe input is in {} \
@@ -408,6 +449,7 @@ pub fn run(
     check: &dyn Fn(&[u8]) -> Result<Verdict, String>,
 ) -> Report {
     let mut report = Report::default();
+    let _ = std::fs::create_dir_all(failure_dir(manifest_dir));
     let root = manifest_dir
         .ancestors()
         .find(|dir| dir.join("Cargo.lock").exists())
