@@ -67,7 +67,9 @@ struct Outcome {
     last_checkpoint: Vec<(String, Vec<u32>)>,
 }
 
-fn bits(tensors: impl IntoIterator<Item = (String, tensor::Tensor<f32>)>) -> Vec<(String, Vec<u32>)> {
+fn bits(
+    tensors: impl IntoIterator<Item = (String, tensor::Tensor<f32>)>,
+) -> Vec<(String, Vec<u32>)> {
     tensors
         .into_iter()
         .map(|(name, t)| (name, t.to_vec().iter().map(|x| x.to_bits()).collect()))
@@ -155,7 +157,10 @@ fn one_and_two_threads_give_bit_identical_losses_and_weights() {
     assert_eq!(losses.len(), 3, "{}", one.history);
     assert_ne!(losses[1], losses[2], "the model trains");
     assert_eq!(one.history, two.history, "losses and accuracies per epoch");
-    assert!(one.weights == two.weights, "final weights differ in some bit");
+    assert!(
+        one.weights == two.weights,
+        "final weights differ in some bit"
+    );
     assert!(
         one.last_checkpoint == two.last_checkpoint,
         "weights and Adam's moments in last.safetensors differ in some bit"
