@@ -376,7 +376,8 @@ impl DataPaths {
     /// (each under any of the file's names), else downloads it into `cache_dir`.
     ///
     /// Looking into the cache directory first removes what killed downloads
-    /// and cache writes left there (their `.part` files, see [`PartFile`]).
+    /// and cache writes left there (their `.part` files: a write in progress
+    /// holds a lock on its file, a killed one does not).
     pub fn locate(&self, file: &RemoteFile) -> Result<PathBuf, DataError> {
         if let Some(cache_dir) = &self.cache_dir {
             remove_stale_parts(cache_dir);
