@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -197,6 +198,24 @@ fn check_whole(setup: &Setup, what: &str) {
     }
 }
 
+/// Runs `scenario(0..count)` on a few threads. Each scenario has directories
+/// of its own, and spends most of its time waiting for the disk (every write
+/// is flushed), so they overlap well even on two cores.
+fn in_parallel(count: usize, scenario: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return;
+                }
+                scenario(index);
+            });
+        }
+    });
+}
+
 fn tensors(path: &Path) -> BTreeMap<String, Tensor<f32>> {
     read_checkpoint(path).tensors
 }
@@ -298,8 +317,9 @@ fn a_run_killed_anywhere_leaves_whole_files_and_the_next_run_cleans_up_and_resum
     }
 
     // Killed at each point, inside each write.
-    let mut inside_a_write = 0;
-    for (index, point) in points.iter().enumerate() {
+    let inside_a_write = AtomicUsize::new(0);
+    in_parallel(points.len(), |index| {
+        let point = &points[index];
         let setup = Setup::new(root.path(), &data, 2, &format!("point-{index}"));
         kill_at(&setup, point);
         let left = leftovers(&setup);
@@ -309,30 +329,32 @@ fn a_run_killed_anywhere_leaves_whole_files_and_the_next_run_cleans_up_and_resum
                 !left.is_empty(),
                 "killed at {point}, no temporary file left"
             );
-            inside_a_write += 1;
+            inside_a_write.fetch_add(1, Ordering::Relaxed);
         }
         recover(&setup, &reference, &format!("killed at {point}"));
         let _ = std::fs::remove_dir_all(root.path().join(format!("point-{index}")));
-    }
+    });
+    let inside_a_write = inside_a_write.into_inner();
 
     // Killed by a timer, anywhere: in a training step, between writes, in a
     // write. A longer run, so that the moments spread over its training.
     const TIMED: u32 = 24;
-    let mut resumed = 0;
+    let resumed = AtomicUsize::new(0);
     let long = Setup::new(root.path(), &data, 6, "long-reference");
     let started = Instant::now();
     let output = long.command(false).output().unwrap();
     let duration = started.elapsed();
     let long_reference = finished(&long, &output);
-    for k in 0..TIMED {
-        let delay = duration.mul_f64(1.1 * f64::from(k) / f64::from(TIMED));
+    in_parallel(TIMED as usize, |k| {
+        let delay = duration.mul_f64(1.1 * k as f64 / f64::from(TIMED));
         let setup = Setup::new(root.path(), &data, 6, &format!("timed-{k}"));
         kill_after(&setup, delay);
         if recover(&setup, &long_reference, &format!("killed after {delay:?}")) {
-            resumed += 1;
+            resumed.fetch_add(1, Ordering::Relaxed);
         }
         let _ = std::fs::remove_dir_all(root.path().join(format!("timed-{k}")));
-    }
+    });
+    let resumed = resumed.into_inner();
     eprintln!(
         "crash injection: {} pause points ({inside_a_write} with a write's temporary file \
          on disk) and {TIMED} timed kills over the {duration:?} of a 6-epoch run \

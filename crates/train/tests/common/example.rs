@@ -12,6 +12,11 @@ use std::sync::OnceLock;
 /// otherwise run whatever example binary an earlier build left, compiled
 /// from older code. Asking cargo costs a fraction of a second when the
 /// binary is fresh.
+///
+/// The variables cargo sets for the test itself (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_NAME`, ...) are not passed on: some build scripts (ring's)
+/// rebuild when they change, so the inner build and the next outer one
+/// would each rebuild half the dependency tree for the other.
 pub fn example_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let test_binary = std::env::current_exe().expect("the test's own path");
@@ -24,6 +29,23 @@ pub fn example_binary(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut command = Command::new(cargo);
         command.args(["build", "-p", "train", "--example", name]);
+        for (key, _) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            let set_for_this_crate = [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .iter()
+            .any(|prefix| key_text.starts_with(prefix));
+            if set_for_this_crate {
+                command.env_remove(&key);
+            }
+        }
         if profile_dir.ends_with("release") {
             command.arg("--release");
         }
