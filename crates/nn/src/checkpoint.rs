@@ -844,3 +844,43 @@ fn problem_name(problem: &Problem) -> &str {
         | Problem::NonFinite { name, .. } => name,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The standard check value of CRC-32 (the one in gzip, zip and PNG).
+    #[test]
+    fn crc32_of_the_check_string_is_cbf43926() {
+        let mut crc = Crc32::new();
+        crc.update(b"123456789");
+        assert_eq!(crc.finish(), 0xCBF4_3926);
+    }
+
+    /// Writer and reader agree on the content: a file reads back verified,
+    /// and a one-bit change of any tensor byte, name or metadata value fails.
+    #[test]
+    fn the_checksum_covers_names_data_and_metadata() {
+        let tensors = vec![("w".to_string(), Tensor::<f32>::ones(&[2, 2]))];
+        let mut metadata = Metadata::new();
+        metadata.insert("vocab".into(), "a\nb".into());
+        let bytes = to_safetensors(&tensors, &metadata);
+        assert!(from_safetensors::<f32>(&bytes).unwrap().verified);
+        let flip = |from: &[u8], to: &[u8]| {
+            let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            let mut damaged = bytes.clone();
+            damaged[at..at + to.len()].copy_from_slice(to);
+            from_safetensors::<f32>(&damaged).unwrap_err()
+        };
+        for problems in [
+            flip(b"\"w\"", b"\"v\""),
+            flip(b"a\\nb", b"a\\nc"),
+            flip(&1.0f32.to_le_bytes(), &1.5f32.to_le_bytes()),
+        ] {
+            assert!(
+                matches!(problems[..], [Problem::Checksum { .. }]),
+                "{problems:?}"
+            );
+        }
+    }
+}
