@@ -24,12 +24,20 @@
 //! - **Saving is atomic.** The bytes go to a temporary file in the same
 //!   directory, which is flushed to disk and then renamed over the target: a
 //!   crash leaves either the old checkpoint or the new one, never half of one.
+//! - **Damage is detected, never loaded.** Every file written here carries a
+//!   CRC-32 of its content (names, dtypes, shapes, data and metadata) in its
+//!   metadata, under [`CHECKSUM_KEY`]; reading verifies it, so a flipped data
+//!   byte is an error, not a slightly different model. (Files from PyTorch
+//!   have no checksum; they load unverified, and [`Checkpoint::verified`]
+//!   says so.) A tensor holding NaN or an infinity is refused too, naming the
+//!   tensor: no model can compute anything meaningful from it, and the
+//!   training loop never saves one.
 //!
 //! The file's metadata (string pairs in its header) can carry what rebuilds
 //! the model: its configuration ([`ModelConfig`](crate::models::ModelConfig))
 //! and, say, the vocabulary; see [`save_with_metadata`] and [`read`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::Write;
@@ -81,6 +89,24 @@ pub enum Problem {
         /// The type in the file.
         found: String,
     },
+    /// A tensor holds NaN or infinite values (after conversion to the
+    /// model's element type: a float64 `1e300` is infinite as float32).
+    NonFinite {
+        /// The tensor's name.
+        name: String,
+        /// How many of its values are NaN or infinite.
+        count: usize,
+        /// The row-major position of the first one.
+        first: usize,
+    },
+    /// The content does not hash to the CRC-32 stored in the file's metadata:
+    /// the file was damaged after it was written.
+    Checksum {
+        /// The CRC-32 the file says it has (as written: 8 hex digits, or not).
+        stored: String,
+        /// The CRC-32 of what was read, as 8 hex digits.
+        computed: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -113,6 +139,16 @@ impl fmt::Display for Problem {
                     "tensor {name:?} has dtype {found} in the file, the model expects {expected}"
                 )
             }
+            Problem::NonFinite { name, count, first } => write!(
+                f,
+                "tensor {name:?} holds {count} NaN or infinite value{} (the first at position {first})",
+                if *count == 1 { "" } else { "s" }
+            ),
+            Problem::Checksum { stored, computed } => write!(
+                f,
+                "checksum mismatch: the file says its content has CRC-32 {stored:?}, \
+                 what was read has {computed}; the file was damaged after it was written"
+            ),
         }
     }
 }
@@ -188,9 +224,104 @@ fn f16_to_f64(bits: u16) -> f64 {
     }
 }
 
-/// A tensor of our element type from a floating-point view, or `None` for
-/// another dtype (integers, booleans).
-fn from_view<T: Element>(view: &TensorView<'_>) -> Option<Tensor<T>> {
+/// The metadata key under which a file's content checksum is stored: a CRC-32
+/// as 8 lowercase hex digits.
+pub const CHECKSUM_KEY: &str = "tapegrad.crc32";
+
+/// CRC-32 as in gzip, zip and PNG (IEEE 802.3 polynomial, reflected): a
+/// checksum made to catch accidental damage. Every burst of up to 32 flipped
+/// bits is caught, and any other damage slips through with probability
+/// 2^-32. Computed a byte at a time from a 256-entry table.
+struct Crc32(u32);
+
+impl Crc32 {
+    /// Entry `i`: the CRC of the single byte `i`, worked out bit by bit.
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = i as u32;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = if crc & 1 == 1 {
+                    0xEDB8_8320 ^ (crc >> 1)
+                } else {
+                    crc >> 1
+                };
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
+        }
+        table
+    };
+
+    fn new() -> Crc32 {
+        Crc32(!0)
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = Self::TABLE[((self.0 ^ u32::from(byte)) & 0xff) as usize] ^ (self.0 >> 8);
+        }
+    }
+
+    /// A length-prefixed field, so that `("ab", "c")` and `("a", "bc")` differ.
+    fn field(&mut self, bytes: &[u8]) {
+        self.update(&(bytes.len() as u64).to_le_bytes());
+        self.update(bytes);
+    }
+
+    fn finish(&self) -> u32 {
+        !self.0
+    }
+}
+
+/// The CRC-32 of a checkpoint's content: each tensor (sorted by name) as its
+/// name, dtype, shape and raw bytes, then each metadata pair (sorted by key)
+/// but the checksum's own. The JSON header's layout (key order, offsets,
+/// padding) is not content, so any writer's file of the same tensors and
+/// metadata has the same checksum.
+fn content_checksum<'a>(
+    tensors: impl IntoIterator<Item = (&'a str, String, &'a [usize], &'a [u8])>,
+    metadata: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut tensors: Vec<_> = tensors.into_iter().collect();
+    tensors.sort_by(|a, b| a.0.cmp(b.0));
+    let mut metadata: Vec<_> = metadata
+        .into_iter()
+        .filter(|(key, _)| *key != CHECKSUM_KEY)
+        .collect();
+    metadata.sort();
+    let mut crc = Crc32::new();
+    crc.field(&(tensors.len() as u64).to_le_bytes());
+    for (name, dtype, shape, data) in tensors {
+        crc.field(name.as_bytes());
+        crc.field(dtype.as_bytes());
+        crc.field(&(shape.len() as u64).to_le_bytes());
+        for &size in shape {
+            crc.update(&(size as u64).to_le_bytes());
+        }
+        crc.field(data);
+    }
+    for (key, value) in metadata {
+        crc.field(key.as_bytes());
+        crc.field(value.as_bytes());
+    }
+    format!("{:08x}", crc.finish())
+}
+
+/// A tensor of our element type from a floating-point view, `Ok(None)` for
+/// another dtype (integers, booleans), or `Err` for a shape that no tensor
+/// can have (its sizes multiply past `usize::MAX`; safetensors accepts
+/// `[0, 2^40, 2^40]` because it has no bytes).
+fn from_view<T: Element>(name: &str, view: &TensorView<'_>) -> Result<Option<Tensor<T>>, Problem> {
+    if tensor::shape::checked_numel(view.shape()).is_none() {
+        return Err(Problem::Corrupt(format!(
+            "tensor {name:?} has shape {:?}, whose sizes overflow",
+            view.shape()
+        )));
+    }
     let bytes = view.data();
     let values: Vec<f64> = match view.dtype() {
         Dtype::F64 => bytes
@@ -213,43 +344,176 @@ fn from_view<T: Element>(view: &TensorView<'_>) -> Option<Tensor<T>> {
                 ))
             })
             .collect(),
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some(Tensor::from_vec(
+    Ok(Some(Tensor::from_vec(
         values.into_iter().map(T::from_f64).collect(),
         view.shape(),
-    ))
+    )))
+}
+
+/// Appends `text` to `out` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Serializes named tensors and metadata to safetensors bytes (with
-/// `{"format": "pt"}` added, as PyTorch writes).
+/// `{"format": "pt"}` added, as PyTorch writes, and the content checksum
+/// under [`CHECKSUM_KEY`]).
+///
+/// The header is written here rather than by the `safetensors` crate, whose
+/// writer orders the metadata as a `HashMap` does, differently in every
+/// process: ours sorts tensors by name and metadata by key, so the same
+/// tensors and metadata always give the same bytes (two runs' checkpoints
+/// compare with `cmp`, and a mutation test's seed reproduces its inputs).
+/// The format, as the `safetensors` crate reads it back:
+///
+/// ```text
+/// u64 (little-endian)   N, the header's length
+/// N bytes               {"__metadata__":{...},"name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
+///                       padded with spaces so the data starts at a multiple of 8
+/// the data              each tensor's bytes, in header order, back to back
+/// ```
 ///
 /// # Panics
 /// If a name repeats.
 pub fn to_safetensors<T: Element>(tensors: &[(String, Tensor<T>)], metadata: &Metadata) -> Vec<u8> {
-    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|(name, t)| (name.clone(), to_bytes(t), t.shape().to_vec()))
-        .collect();
-    let mut views = BTreeMap::new();
-    for (name, bytes, shape) in &data {
-        let view = TensorView::new(dtype_of::<T>(), shape.clone(), bytes)
-            .expect("byte length matches the shape");
+    let mut sorted: BTreeMap<&str, &Tensor<T>> = BTreeMap::new();
+    for (name, t) in tensors {
         assert!(
-            views.insert(name.clone(), view).is_none(),
+            sorted.insert(name.as_str(), t).is_none(),
             "to_safetensors: the name {name:?} appears twice"
         );
     }
-    let mut header: HashMap<String, String> = metadata.clone().into_iter().collect();
-    header.insert("format".to_string(), "pt".to_string());
-    safetensors::serialize(views, &Some(header)).expect("serializing in-memory tensors cannot fail")
+    let data: Vec<(&str, Vec<u8>, &[usize])> = sorted
+        .iter()
+        .map(|(name, t)| (*name, to_bytes(t), t.shape()))
+        .collect();
+    let mut header_metadata: BTreeMap<String, String> = metadata.clone();
+    header_metadata.insert("format".to_string(), "pt".to_string());
+    let dtype = format!("{:?}", dtype_of::<T>());
+    let checksum = content_checksum(
+        data.iter()
+            .map(|(name, bytes, shape)| (*name, dtype.clone(), *shape, bytes.as_slice())),
+        header_metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    header_metadata.insert(CHECKSUM_KEY.to_string(), checksum);
+
+    let mut header = String::from("{\"__metadata__\":{");
+    for (i, (key, value)) in header_metadata.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        push_json_string(&mut header, key);
+        header.push(':');
+        push_json_string(&mut header, value);
+    }
+    header.push('}');
+    let mut offset = 0;
+    for (name, bytes, shape) in &data {
+        header.push(',');
+        push_json_string(&mut header, name);
+        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        header.push_str(&format!(
+            ":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{offset},{}]}}",
+            dims.join(","),
+            offset + bytes.len()
+        ));
+        offset += bytes.len();
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for (_, bytes, _) in &data {
+        out.extend_from_slice(bytes);
+    }
+    out
 }
 
 /// The prefix of the temporary files [`write_atomically`] writes beside its target.
 pub const TEMPORARY_PREFIX: &str = ".tmp-";
 
+/// The environment variable of the crash-test hook [`pause_point`].
+pub const PAUSE_AT_ENV: &str = "TAPEGRAD_PAUSE_AT";
+
+/// A named moment inside a write, where a crash test can stop the process.
+///
+/// Crash tests need to kill a program *inside* an atomic write (after the
+/// temporary file is created, half-way through the bytes, before and after
+/// the rename), which no timer can hit reliably. Each such moment calls
+/// `pause_point("best.safetensors: synced")`, say, and the environment
+/// variable [`PAUSE_AT_ENV`] picks one:
+///
+/// - unset (always, outside tests): nothing happens; the variable is read once
+///   per process, so a call costs one atomic load;
+/// - `TAPEGRAD_PAUSE_AT="<point>"` or `"<point>#<n>"`: on the first (or `n`-th)
+///   time the process reaches `<point>`, it prints `tapegrad: paused at
+///   <point>#<n>` on standard error and sleeps until it is killed;
+/// - `TAPEGRAD_PAUSE_AT=list`: every point reached is printed
+///   (`tapegrad: point <point>#<n>`) and the program runs on, so a test can
+///   learn them all from one run.
+///
+/// The points are written `"<file name>: <stage>"`, with the stages of
+/// [`write_atomically`] (`created`, `half written`, `written`, `synced`,
+/// `renamed`). `train`'s dataset cache, which writes its own temporary files,
+/// calls it with the same stages.
+pub fn pause_point(point: &str) {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Mutex, OnceLock};
+    static SPEC: OnceLock<Option<String>> = OnceLock::new();
+    static SEEN: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+    static ACTIVE: AtomicBool = AtomicBool::new(true);
+    if !ACTIVE.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(spec) = SPEC.get_or_init(|| std::env::var(PAUSE_AT_ENV).ok()) else {
+        ACTIVE.store(false, Ordering::Relaxed);
+        return;
+    };
+    let count = {
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        let count = seen.entry(point.to_string()).or_insert(0);
+        *count += 1;
+        *count
+    };
+    let here = format!("{point}#{count}");
+    if spec == "list" {
+        eprintln!("tapegrad: point {here}");
+    } else if *spec == here || (*spec == point && count == 1) {
+        eprintln!("tapegrad: paused at {here}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it
 /// (`.tmp-<name>-<pid>-<n>`), flushed, then renamed over `path`.
+///
+/// A process killed at any moment leaves `path` as it was or complete; what it
+/// may leave besides is the temporary file, which the next run removes (see
+/// `train::trainer::RunDirectory::open`). The stages, in order, are
+/// [`pause_point`]s for crash tests: `created` (an empty temporary file),
+/// `half written`, `written`, `synced` (on disk, not yet renamed) and
+/// `renamed` (in place, the directory entry not yet flushed).
 ///
 /// # Errors
 /// If the temporary file cannot be written or renamed (it is removed then).
@@ -268,11 +532,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    let stage = |name: &str| pause_point(&format!("{file_name}: {name}"));
     let result = (|| {
         let mut file = fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
+        stage("created");
+        let (first, second) = bytes.split_at(bytes.len() / 2);
+        file.write_all(first)?;
+        file.flush()?;
+        stage("half written");
+        file.write_all(second)?;
+        stage("written");
         file.sync_all()?;
+        stage("synced");
         fs::rename(&temporary, path)?;
+        stage("renamed");
         // Make the rename itself durable (best effort: not every platform can open a directory).
         if let Ok(dir) = fs::File::open(&directory) {
             let _ = dir.sync_all();
@@ -355,10 +628,14 @@ pub fn save_with_metadata<T: Element>(
 pub struct Checkpoint<T: Element> {
     /// Every floating-point tensor, converted to `T`, by name.
     pub tensors: BTreeMap<String, Tensor<T>>,
-    /// The header's metadata pairs (`format` included).
+    /// The header's metadata pairs (`format` included, the checksum left out).
     pub metadata: Metadata,
     /// Tensors of other dtypes (integers, booleans), which were not read.
     pub skipped: Vec<SkippedTensor>,
+    /// Whether the file carried a content checksum ([`CHECKSUM_KEY`]), as
+    /// every file saved here does, and it matched. `false` for a file written
+    /// by another program (PyTorch's `save_file`), which is read unverified.
+    pub verified: bool,
 }
 
 /// A tensor [`read`] did not convert, because it is not floating-point.
@@ -376,37 +653,90 @@ pub struct SkippedTensor {
 /// its metadata, and the names of the tensors it skipped.
 ///
 /// # Errors
-/// If the file cannot be read or is not a valid safetensors file.
+/// If the file cannot be read, is not a valid safetensors file, fails its
+/// checksum, or holds a tensor with NaN or infinite values (see
+/// [`from_safetensors`]).
 pub fn read<T: Element>(path: impl AsRef<Path>) -> Result<Checkpoint<T>, CheckpointError> {
     let path = path.as_ref();
     let bytes =
         fs::read(path).map_err(|e| error("load", path, vec![Problem::Io(e.to_string())]))?;
-    let corrupt = |e: safetensors::SafeTensorError| {
-        error("load", path, vec![Problem::Corrupt(format!("{e:?}"))])
+    from_safetensors(&bytes).map_err(|problems| error("load", path, problems))
+}
+
+/// Parses the bytes of a safetensors file, as [`read`] does: the inverse of
+/// [`to_safetensors`].
+///
+/// Never panics and never allocates more than a small multiple of
+/// `bytes.len()`, whatever the bytes (`nn/tests/checkpoint_mutations.rs`
+/// feeds it thousands of damaged files): every size in the header is checked
+/// against the bytes that are really there before it is used.
+///
+/// # Errors
+/// Every problem found: the bytes are not a valid safetensors file (one
+/// [`Problem::Corrupt`]), the content does not match its checksum (one
+/// [`Problem::Checksum`]), or tensors hold NaN or infinite values (one
+/// [`Problem::NonFinite`] each, by name).
+pub fn from_safetensors<T: Element>(bytes: &[u8]) -> Result<Checkpoint<T>, Vec<Problem>> {
+    let corrupt = |e: safetensors::SafeTensorError| vec![Problem::Corrupt(format!("{e:?}"))];
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
+    let file = SafeTensors::deserialize(bytes).map_err(corrupt)?;
+    let mut metadata: Metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut views = file.tensors();
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    let verified = match metadata.remove(CHECKSUM_KEY) {
+        None => false,
+        Some(stored) => {
+            let computed = content_checksum(
+                views.iter().map(|(name, view)| {
+                    (
+                        name.as_str(),
+                        format!("{:?}", view.dtype()),
+                        view.shape(),
+                        view.data(),
+                    )
+                }),
+                metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            if stored != computed {
+                return Err(vec![Problem::Checksum { stored, computed }]);
+            }
+            true
+        }
     };
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
-    let file = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
     let mut checkpoint = Checkpoint {
         tensors: BTreeMap::new(),
-        metadata: header
-            .metadata()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        metadata,
         skipped: Vec::new(),
+        verified,
     };
-    for (name, view) in file.tensors() {
-        match from_view(&view) {
-            Some(tensor) => {
-                checkpoint.tensors.insert(name, tensor);
+    let mut problems = Vec::new();
+    for (name, view) in views {
+        match from_view::<T>(&name, &view) {
+            Err(problem) => problems.push(problem),
+            Ok(Some(tensor)) => {
+                let values = tensor.as_slice().expect("a new tensor is contiguous");
+                let first = values.iter().position(|x| !x.is_finite());
+                if let Some(first) = first {
+                    let count = values.iter().filter(|x| !x.is_finite()).count();
+                    problems.push(Problem::NonFinite { name, count, first });
+                } else {
+                    checkpoint.tensors.insert(name, tensor);
+                }
             }
-            None => checkpoint.skipped.push(SkippedTensor {
+            Ok(None) => checkpoint.skipped.push(SkippedTensor {
                 dtype: format!("{:?}", view.dtype()),
                 shape: view.shape().to_vec(),
                 name,
             }),
         }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     checkpoint.skipped.sort();
     Ok(checkpoint)
@@ -418,7 +748,8 @@ pub fn read<T: Element>(path: impl AsRef<Path>) -> Result<Checkpoint<T>, Checkpo
 ///
 /// # Errors
 /// A [`CheckpointError`] naming the file and each missing, unexpected or
-/// mis-shaped tensor, or why the file could not be read.
+/// mis-shaped tensor, or why the file could not be read (damaged, or a tensor
+/// holding NaN or infinite values: see [`read`]).
 pub fn load<T: Element>(
     module: &mut impl Module<T>,
     path: impl AsRef<Path>,
@@ -505,9 +836,51 @@ pub fn load_with<T: Element>(
 fn problem_name(problem: &Problem) -> &str {
     match problem {
         Problem::Io(_) | Problem::Corrupt(_) => "",
+        Problem::Checksum { .. } => "",
         Problem::Missing { name, .. }
         | Problem::Unexpected { name, .. }
         | Problem::Shape { name, .. }
-        | Problem::Dtype { name, .. } => name,
+        | Problem::Dtype { name, .. }
+        | Problem::NonFinite { name, .. } => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The standard check value of CRC-32 (the one in gzip, zip and PNG).
+    #[test]
+    fn crc32_of_the_check_string_is_cbf43926() {
+        let mut crc = Crc32::new();
+        crc.update(b"123456789");
+        assert_eq!(crc.finish(), 0xCBF4_3926);
+    }
+
+    /// Writer and reader agree on the content: a file reads back verified,
+    /// and a one-bit change of any tensor byte, name or metadata value fails.
+    #[test]
+    fn the_checksum_covers_names_data_and_metadata() {
+        let tensors = vec![("w".to_string(), Tensor::<f32>::ones(&[2, 2]))];
+        let mut metadata = Metadata::new();
+        metadata.insert("vocab".into(), "a\nb".into());
+        let bytes = to_safetensors(&tensors, &metadata);
+        assert!(from_safetensors::<f32>(&bytes).unwrap().verified);
+        let flip = |from: &[u8], to: &[u8]| {
+            let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            let mut damaged = bytes.clone();
+            damaged[at..at + to.len()].copy_from_slice(to);
+            from_safetensors::<f32>(&damaged).unwrap_err()
+        };
+        for problems in [
+            flip(b"\"w\"", b"\"v\""),
+            flip(b"a\\nb", b"a\\nc"),
+            flip(&1.0f32.to_le_bytes(), &1.5f32.to_le_bytes()),
+        ] {
+            assert!(
+                matches!(problems[..], [Problem::Checksum { .. }]),
+                "{problems:?}"
+            );
+        }
     }
 }

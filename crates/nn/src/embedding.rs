@@ -38,6 +38,9 @@ pub struct Embedding<T: Element = f32> {
 
 impl<T: Element> Embedding<T> {
     /// A table with Keras' default initialization and no padding id.
+    ///
+    /// # Panics
+    /// If `vocab_size` or `dim` is 0.
     pub fn new(vocab_size: usize, dim: usize, rng: &mut impl Rng) -> Self {
         Self::with_options(vocab_size, dim, EmbeddingOptions::default(), rng)
     }
@@ -45,13 +48,17 @@ impl<T: Element> Embedding<T> {
     /// A table with the given options; the padding row, if any, starts at zero.
     ///
     /// # Panics
-    /// If `padding_idx` is not below `vocab_size`.
+    /// If `vocab_size` or `dim` is 0, or `padding_idx` is not below `vocab_size`.
     pub fn with_options(
         vocab_size: usize,
         dim: usize,
         options: EmbeddingOptions,
         rng: &mut impl Rng,
     ) -> Self {
+        assert!(
+            vocab_size > 0 && dim > 0,
+            "Embedding: vocab_size = {vocab_size} and dim = {dim} must both be at least 1"
+        );
         let shape = [vocab_size, dim];
         let mut weight: Tensor<T> = match options.init {
             InitScheme::Keras => init::uniform(&shape, 0.05, rng),
@@ -119,6 +126,18 @@ impl<T: Element> Embedding<T> {
     /// # Panics
     /// If an id is not below `vocab_size`.
     pub fn forward(&self, tape: &Tape<T>, ids: &Indices) -> Var<T> {
+        let vocab_size = self.vocab_size();
+        if let Some((position, id)) = ids
+            .values()
+            .iter()
+            .enumerate()
+            .find(|(_, &id)| id >= vocab_size)
+        {
+            panic!(
+                "Embedding: token id {id} (position {position} of ids {:?}) is out of range for a vocabulary of {vocab_size}",
+                ids.shape()
+            );
+        }
         let rows = tape.param(&self.weight).index_select(0, ids.values());
         let rows = match self.options.padding_idx {
             // Same values, but padding positions pass no gradient to the table.

@@ -113,11 +113,16 @@ impl Init {
     /// A tensor of `shape` drawn from this initializer.
     ///
     /// # Panics
-    /// For `GlorotUniform` and `Orthogonal`, if `shape` is not 2-D.
+    /// For `GlorotUniform` and `Orthogonal`, if `shape` is not 2-D; for
+    /// `Constant`, `Uniform` and `Normal`, if the value, bound or standard
+    /// deviation is not finite (or is negative, for the last two).
     pub fn tensor<T: Element>(&self, shape: &[usize], rng: &mut impl Rng) -> Tensor<T> {
         match *self {
             Init::Zeros => Tensor::zeros(shape),
-            Init::Constant(c) => Tensor::full(shape, T::from_f64(c)),
+            Init::Constant(c) => {
+                assert!(c.is_finite(), "Init::Constant: value {c} is not finite");
+                Tensor::full(shape, T::from_f64(c))
+            }
             Init::Uniform(bound) => uniform(shape, bound, rng),
             Init::Normal(std) => Tensor::rand_normal(shape, 0.0, std, rng),
             Init::GlorotUniform => glorot_uniform(shape, rng),
@@ -127,7 +132,14 @@ impl Init {
 }
 
 /// `U(-bound, bound)`. PyTorch's recurrent default is `bound = 1/sqrt(H)`.
+///
+/// # Panics
+/// If `bound` is negative or not finite.
 pub fn uniform<T: Element>(shape: &[usize], bound: f64, rng: &mut impl Rng) -> Tensor<T> {
+    assert!(
+        bound.is_finite() && bound >= 0.0,
+        "uniform: bound {bound} is not a finite number >= 0"
+    );
     if bound == 0.0 {
         return Tensor::zeros(shape);
     }

@@ -45,17 +45,27 @@ pub struct Linear<T: Element = f32> {
 
 impl<T: Element> Linear<T> {
     /// A layer with Keras' defaults: Glorot-uniform weight, zero bias, no activation.
+    ///
+    /// # Panics
+    /// If `in_features` or `out_features` is 0.
     pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Self {
         Self::with_options(in_features, out_features, LinearOptions::default(), rng)
     }
 
     /// A layer with the given options.
+    ///
+    /// # Panics
+    /// If `in_features` or `out_features` is 0.
     pub fn with_options(
         in_features: usize,
         out_features: usize,
         options: LinearOptions,
         rng: &mut impl Rng,
     ) -> Self {
+        assert!(
+            in_features > 0 && out_features > 0,
+            "Linear: in_features = {in_features} and out_features = {out_features} must both be at least 1"
+        );
         let shape = [out_features, in_features];
         let bound = 1.0 / (in_features.max(1) as f64).sqrt();
         let weight = match options.init {

@@ -296,13 +296,19 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
     /// ```
     ///
     /// # Panics
-    /// If `num_layers` is 0 or a dropout probability is not in `[0, 1)`.
+    /// If `input_size`, `hidden_size` or `num_layers` is 0, or a dropout
+    /// probability is not in `[0, 1)`.
     pub fn with_config(
         input_size: usize,
         hidden_size: usize,
         config: RecurrentConfig,
         rng: &mut impl Rng,
     ) -> Self {
+        assert!(
+            input_size > 0 && hidden_size > 0,
+            "{}: input_size = {input_size} and hidden_size = {hidden_size} must both be at least 1",
+            C::NAME
+        );
         assert!(
             config.num_layers > 0,
             "{}: num_layers must be at least 1",

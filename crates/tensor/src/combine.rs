@@ -4,7 +4,7 @@
 //! `split` undoes `concat` and `unbind` undoes `stack`.
 
 use crate::element::Element;
-use crate::shape::Dims;
+use crate::shape::{self, Dims};
 use crate::tensor::Tensor;
 
 impl<T: Element> Tensor<T> {
@@ -30,21 +30,25 @@ impl<T: Element> Tensor<T> {
                 first
             );
         }
+        let mut shape: Dims = first.into();
+        shape[axis] = tensors
+            .iter()
+            .try_fold(0usize, |sum, t| sum.checked_add(t.shape()[axis]))
+            .unwrap_or_else(|| panic!("concat: the sizes along axis {axis} overflow a usize"));
+        let count = shape::numel_or_panic(&shape, "concat");
         let outer: usize = first[..axis].iter().product();
         let parts: Vec<Tensor<T>> = tensors.iter().map(Tensor::contiguous).collect();
         let inner_sizes: Vec<usize> = parts
             .iter()
             .map(|t| t.shape()[axis..].iter().product())
             .collect();
-        let mut out = Vec::with_capacity(parts.iter().map(Tensor::numel).sum());
+        let mut out = Vec::with_capacity(count);
         for o in 0..outer {
             for (part, &inner) in parts.iter().zip(&inner_sizes) {
                 let data = part.as_slice().expect("contiguous");
                 out.extend_from_slice(&data[o * inner..(o + 1) * inner]);
             }
         }
-        let mut shape: Dims = first.into();
-        shape[axis] = tensors.iter().map(|t| t.shape()[axis]).sum();
         Tensor::from_vec(out, &shape)
     }
 

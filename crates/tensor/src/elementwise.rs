@@ -56,11 +56,20 @@ impl<T: Element> Tensor<T> {
     /// Applies `f` to matching elements of `self` and `other`, broadcast to a common shape.
     ///
     /// # Panics
-    /// If the shapes do not broadcast; the message names `op` and both shapes.
+    /// If the shapes do not broadcast, or broadcast to a shape with more elements
+    /// than a `usize` can count (two broadcast views `[2^32, 1]` and `[1, 2^32]`);
+    /// the message names `op` and the shapes.
     pub fn zip_with(&self, other: &Tensor<T>, op: &str, f: impl Fn(T, T) -> T + Sync) -> Tensor<T> {
         let shape = broadcast_shapes(self.shape(), other.shape()).unwrap_or_else(|| {
             panic!(
                 "{op}: shapes {:?} and {:?} cannot be broadcast together",
+                self.shape(),
+                other.shape()
+            )
+        });
+        let count = shape::checked_numel(&shape).unwrap_or_else(|| {
+            panic!(
+                "{op}: shapes {:?} and {:?} broadcast to a shape {shape:?} with more elements than a usize can count",
                 self.shape(),
                 other.shape()
             )
@@ -88,7 +97,7 @@ impl<T: Element> Tensor<T> {
         let strides_b =
             broadcast_strides(other.shape(), other.strides(), &shape).expect("checked above");
         let (a, b) = (self.storage(), other.storage());
-        let mut out = Vec::with_capacity(shape::numel(&shape));
+        let mut out = Vec::with_capacity(count);
         for_each_row(
             &shape,
             [&strides_a, &strides_b],
@@ -153,7 +162,14 @@ impl<T: Element> Tensor<T> {
         self.map(|x| x.powf(exponent))
     }
     /// Limits every element to `[low, high]`.
+    ///
+    /// # Panics
+    /// If `low > high`, or either bound is NaN.
     pub fn clamp(&self, low: T, high: T) -> Tensor<T> {
+        assert!(
+            low <= high,
+            "clamp: low = {low} and high = {high} are not an interval (low <= high, no NaN)"
+        );
         self.map(|x| {
             if x < low {
                 low
@@ -272,13 +288,14 @@ impl<T: Element> Tensor<T> {
                 values_shape
             )
         });
+        let count = shape::numel_or_panic(&shape, "where_");
         let (m, a, b) = (
             mask.broadcast_to(&shape),
             on_true.broadcast_to(&shape),
             on_false.broadcast_to(&shape),
         );
         let (md, ad, bd) = (m.storage(), a.storage(), b.storage());
-        let mut out = Vec::with_capacity(shape::numel(&shape));
+        let mut out = Vec::with_capacity(count);
         // Select rather than blend (m*a + (1-m)*b), so an infinity on the unused side never leaks in.
         for_each_row(
             &shape,

@@ -25,11 +25,11 @@ impl Indices {
     /// Reads `values` row-major as `shape`.
     ///
     /// # Panics
-    /// If `values.len()` is not the product of `shape`.
+    /// If `values.len()` is not the product of `shape` (or that product overflows).
     pub fn new(values: Vec<usize>, shape: &[usize]) -> Self {
         assert_eq!(
             values.len(),
-            shape::numel(shape),
+            shape::numel_or_panic(shape, "Indices::new"),
             "Indices::new: {} values cannot fill shape {shape:?}",
             values.len()
         );
@@ -100,17 +100,18 @@ impl<T: Element> Tensor<T> {
                 self.shape()
             );
         }
+        let mut out_shape: Dims = self.shape().into();
+        out_shape[axis] = ids.len();
+        let count = shape::numel_or_panic(&out_shape, "index_select");
         let source = self.contiguous();
         let data = source.as_slice().expect("contiguous");
-        let mut out = Vec::with_capacity(outer * ids.len() * inner);
+        let mut out = Vec::with_capacity(count);
         for o in 0..outer {
             for &i in ids {
                 let start = (o * size + i) * inner;
                 out.extend_from_slice(&data[start..start + inner]);
             }
         }
-        let mut out_shape: Dims = self.shape().into();
-        out_shape[axis] = ids.len();
         Tensor::from_vec(out, &out_shape)
     }
 
@@ -319,6 +320,12 @@ mod tests {
         total.narrow_add_assign(1, 1, &Tensor::ones(&[2, 2]));
         total.narrow_add_assign(1, 2, &Tensor::ones(&[2, 1]).scale(2.0));
         assert_eq!(total.to_vec(), vec![0.0, 1.0, 3.0, 0.0, 1.0, 3.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "Indices::new: shape [9223372036854775809, 2] has more elements")]
+    fn indices_of_a_shape_whose_size_wraps_panic() {
+        Indices::new(vec![0, 1], &[(1 << 63) + 1, 2]);
     }
 
     #[test]

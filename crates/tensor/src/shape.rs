@@ -14,6 +14,16 @@
 //! compatible when they are equal or one of them is 1; the result takes the
 //! larger. A size-1 axis is stretched by giving it stride 0, so it reads the same
 //! element again and again without copying.
+//!
+//! **Sizes never wrap.** Overflow checks are off in every build profile (they
+//! would sit in every inner loop), so `usize` arithmetic wraps silently: a
+//! `[2^32, 2^32]` shape would have `0` elements. Every place where a shape
+//! becomes an element count therefore goes through [`checked_numel`] (or
+//! [`numel_or_panic`], which names the op): the product of the non-zero sizes
+//! must fit in a `usize`. Leaving zero sizes out of the product is NumPy's rule,
+//! and it means contiguous strides, which are partial products of the sizes,
+//! never overflow either. Once a tensor exists its shape has passed that check,
+//! so [`numel`] of an existing tensor's shape needs no second one.
 
 use smallvec::SmallVec;
 
@@ -21,8 +31,41 @@ use smallvec::SmallVec;
 pub type Dims = SmallVec<[usize; 4]>;
 
 /// The number of elements of a tensor of this shape (1 for a scalar `[]`).
+///
+/// Unchecked: use it on the shape of a tensor that exists (its shape was
+/// checked when it was made), and [`checked_numel`] on any other shape.
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
+}
+
+/// The number of elements of `shape`, or `None` when the product of its
+/// non-zero sizes does not fit in a `usize` (then no tensor can have it).
+///
+/// `[2^32, 2^32]` gives `None`, not the wrapped-around `0`; so does
+/// `[0, 2^40, 2^40]`, whose strides would overflow although it has no elements.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    let mut product: usize = 1;
+    let mut empty = false;
+    for &size in shape {
+        if size == 0 {
+            empty = true;
+        } else {
+            product = product.checked_mul(size)?;
+        }
+    }
+    Some(if empty { 0 } else { product })
+}
+
+/// [`checked_numel`] for a shape that `op` is about to give a tensor.
+///
+/// # Panics
+/// If the sizes multiply past `usize::MAX`; the message names `op` and the shape.
+pub fn numel_or_panic(shape: &[usize], op: &str) -> usize {
+    checked_numel(shape).unwrap_or_else(|| {
+        panic!(
+            "{op}: shape {shape:?} has more elements than a usize can count (the sizes overflow)"
+        )
+    })
 }
 
 /// Row-major strides for `shape`: `[2, 3, 4]` gives `[12, 4, 1]`.
@@ -131,6 +174,29 @@ mod tests {
                 .as_slice(),
             &[0, 0, 1]
         );
+    }
+
+    #[test]
+    fn element_counts_that_overflow_are_refused_not_wrapped() {
+        assert_eq!(checked_numel(&[2, 3]), Some(6));
+        assert_eq!(checked_numel(&[]), Some(1));
+        assert_eq!(checked_numel(&[3, 0]), Some(0));
+        // 2^32 * 2^32 wraps to 0 in unchecked arithmetic.
+        assert_eq!(numel(&[1 << 32, 1 << 32]), 0);
+        assert_eq!(checked_numel(&[1 << 32, 1 << 32]), None);
+        // (2^63 + 1) * 2 wraps to 2.
+        assert_eq!(checked_numel(&[(1 << 63) + 1, 2]), None);
+        // No elements, but strides that would not fit.
+        assert_eq!(checked_numel(&[0, 1 << 40, 1 << 40]), None);
+        assert_eq!(checked_numel(&[usize::MAX, 1]), Some(usize::MAX));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "reshape: shape [4294967296, 4294967296] has more elements than a usize"
+    )]
+    fn numel_or_panic_names_the_op_and_the_shape() {
+        numel_or_panic(&[1 << 32, 1 << 32], "reshape");
     }
 
     #[test]

@@ -23,16 +23,39 @@ pub struct Tensor<T: Element = f32> {
     pub(crate) offset: usize,
 }
 
+/// The element count of a buffer that `op` is about to allocate for `shape`:
+/// [`shape::numel_or_panic`], and no more bytes than one allocation may hold
+/// (`isize::MAX`), so an absurd shape panics naming the op and the shape
+/// rather than deep inside `Vec` with "capacity overflow".
+pub(crate) fn allocation_len<T: Element>(shape: &[usize], op: &str) -> usize {
+    let count = shape::numel_or_panic(shape, op);
+    let fits = count
+        .checked_mul(T::BYTES)
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    assert!(
+        fits,
+        "{op}: shape {shape:?} holds {count} elements of {} bytes, more than one allocation can hold",
+        T::BYTES
+    );
+    count
+}
+
 impl<T: Element> Tensor<T> {
     /// Builds a contiguous tensor that owns `data`, read row-major as `shape`.
     ///
     /// # Panics
-    /// If `data.len()` is not the product of `shape`.
+    /// If `data.len()` is not the product of `shape`, or that product overflows
+    /// a `usize` (see [`shape::checked_numel`]).
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        let expected = shape::numel(shape);
+        Self::from_vec_named(data, shape, "from_vec")
+    }
+
+    /// [`Tensor::from_vec`], naming `op` in the panic messages.
+    pub(crate) fn from_vec_named(data: Vec<T>, shape: &[usize], op: &str) -> Self {
+        let expected = shape::numel_or_panic(shape, op);
         assert!(
             data.len() == expected,
-            "from_vec: {} values cannot fill shape {:?} ({} elements)",
+            "{op}: {} values cannot fill shape {:?} ({} elements)",
             data.len(),
             shape,
             expected
@@ -51,18 +74,34 @@ impl<T: Element> Tensor<T> {
     }
 
     /// A tensor of the given shape filled with `value`.
+    ///
+    /// # Panics
+    /// If the sizes of `shape` multiply past `usize::MAX`, or the buffer would
+    /// be larger than one allocation can hold (the same for every constructor below).
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_vec(vec![value; shape::numel(shape)], shape)
+        Self::filled(shape, value, "full")
+    }
+
+    fn filled(shape: &[usize], value: T, op: &str) -> Self {
+        let count = allocation_len::<T>(shape, op);
+        Self::from_vec_named(vec![value; count], shape, op)
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// If the sizes of `shape` multiply past `usize::MAX`: `zeros(&[1 << 32, 1 << 32])`
+    /// is refused, not a tensor of `2^64 mod 2^64 = 0` elements.
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::ZERO)
+        Self::filled(shape, T::ZERO, "zeros")
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// If the sizes of `shape` multiply past `usize::MAX`.
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::ONE)
+        Self::filled(shape, T::ONE, "ones")
     }
 
     /// A tensor of zeros with the shape of `other`.
@@ -71,13 +110,20 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The 1-D tensor `[0, 1, ..., n-1]`.
+    ///
+    /// # Panics
+    /// If `n` elements are more than one allocation can hold.
     pub fn arange(n: usize) -> Self {
+        allocation_len::<T>(&[n], "arange");
         Self::from_vec((0..n).map(T::from_usize).collect(), &[n])
     }
 
     /// The `n x n` identity matrix.
+    ///
+    /// # Panics
+    /// If `n * n` overflows a `usize`.
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![T::ZERO; n * n];
+        let mut data = vec![T::ZERO; allocation_len::<T>(&[n, n], "eye")];
         for i in 0..n {
             data[i * n + i] = T::ONE;
         }
@@ -85,9 +131,12 @@ impl<T: Element> Tensor<T> {
     }
 
     /// A tensor whose element at each index is `f(index)`.
+    ///
+    /// # Panics
+    /// If the sizes of `shape` multiply past `usize::MAX`.
     pub fn from_fn(shape: &[usize], mut f: impl FnMut(&[usize]) -> T) -> Self {
         let mut index: Dims = smallvec::smallvec![0; shape.len()];
-        let count = shape::numel(shape);
+        let count = allocation_len::<T>(shape, "from_fn");
         let mut data = Vec::with_capacity(count);
         for _ in 0..count {
             data.push(f(&index));
@@ -100,13 +149,18 @@ impl<T: Element> Tensor<T> {
                 index[axis] = 0;
             }
         }
-        Self::from_vec(data, shape)
+        Self::from_vec_named(data, shape, "from_fn")
     }
 
     /// Builds a view over existing storage. Checks that every index stays in bounds.
     ///
+    /// The farthest element a view reads is `offset + sum_k (shape_k - 1) * strides_k`;
+    /// it is computed with checked arithmetic, so absurd strides or offsets are
+    /// refused instead of wrapping around to a small, in-bounds number.
+    ///
     /// # Panics
-    /// If the view would read past the end of `storage`.
+    /// If `shape` and `strides` differ in length, the sizes multiply past
+    /// `usize::MAX`, or the view would read past the end of `storage`.
     pub fn from_parts(
         storage: Arc<Vec<T>>,
         shape: &[usize],
@@ -118,14 +172,21 @@ impl<T: Element> Tensor<T> {
             strides.len(),
             "from_parts: shape {shape:?} and strides {strides:?} differ in length"
         );
-        if shape::numel(shape) > 0 {
-            let last: usize = offset
-                + shape
-                    .iter()
-                    .zip(strides)
-                    .map(|(&n, &s)| (n - 1) * s)
-                    .sum::<usize>();
-            assert!(last < storage.len(), "from_parts: shape {shape:?} with strides {strides:?} at offset {offset} reads past a buffer of {} elements", storage.len());
+        if shape::numel_or_panic(shape, "from_parts") > 0 {
+            // Every size is at least 1 here, so `n - 1` cannot wrap.
+            let last = shape
+                .iter()
+                .zip(strides)
+                .try_fold(offset, |reach, (&n, &s)| {
+                    (n - 1)
+                        .checked_mul(s)
+                        .and_then(|step| reach.checked_add(step))
+                });
+            assert!(
+                matches!(last, Some(last) if last < storage.len()),
+                "from_parts: shape {shape:?} with strides {strides:?} at offset {offset} reads past a buffer of {} elements",
+                storage.len()
+            );
         }
         Tensor {
             storage,
@@ -370,6 +431,47 @@ mod tests {
     #[should_panic(expected = "from_vec: 5 values cannot fill shape [2, 3]")]
     fn from_vec_checks_the_length() {
         Tensor::from_vec(vec![0.0f32; 5], &[2, 3]);
+    }
+
+    /// The three overflows of issue 12: each was accepted and wrapped around.
+    #[test]
+    #[should_panic(
+        expected = "zeros: shape [4294967296, 4294967296] has more elements than a usize can count"
+    )]
+    fn zeros_of_a_shape_whose_size_overflows_panics() {
+        // 2^32 * 2^32 = 2^64 wraps to 0: this was a 0-element tensor whose sum was 0.
+        Tensor::<f32>::zeros(&[1 << 32, 1 << 32]);
+    }
+
+    #[test]
+    #[should_panic(expected = "from_vec: shape [9223372036854775809, 2] has more elements")]
+    fn from_vec_refuses_a_shape_whose_size_wraps_to_the_data_length() {
+        // (2^63 + 1) * 2 = 2^64 + 2 wraps to 2, the number of values given.
+        Tensor::from_vec(vec![1.0f32, 2.0], &[(1 << 63) + 1, 2]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "from_parts: shape [3] with strides [9223372036854775808] at offset 0 reads past"
+    )]
+    fn from_parts_bounds_check_does_not_wrap() {
+        // The last element sits at 2 * 2^63 = 2^64, which wraps to 0: "in bounds".
+        Tensor::from_parts(Arc::new(vec![0.0f32; 4]), &[3], &[1 << 63], 0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "from_parts: shape [2] with strides [1] at offset 18446744073709551615 reads past"
+    )]
+    fn from_parts_offset_overflow_is_refused() {
+        // usize::MAX + 1 wraps to 0, inside the buffer.
+        Tensor::from_parts(Arc::new(vec![0.0f32; 4]), &[2], &[1], usize::MAX);
+    }
+
+    #[test]
+    #[should_panic(expected = "eye: shape [4294967296, 4294967296] has more elements")]
+    fn eye_of_a_size_whose_square_overflows_panics() {
+        Tensor::<f32>::eye(1 << 32);
     }
 
     #[test]

@@ -32,10 +32,10 @@ impl<T: Element> Tensor<T> {
     /// is contiguous, a copy otherwise.
     ///
     /// # Panics
-    /// If `shape` holds a different number of elements.
+    /// If `shape` holds a different number of elements (or more than a `usize` can count).
     pub fn reshape(&self, shape: &[usize]) -> Tensor<T> {
         assert_eq!(
-            shape::numel(shape),
+            shape::numel_or_panic(shape, "reshape"),
             self.numel(),
             "reshape: cannot view shape {:?} as {:?}",
             self.shape(),
@@ -100,10 +100,12 @@ impl<T: Element> Tensor<T> {
     /// If the range does not fit in the axis.
     pub fn narrow(&self, axis: usize, start: usize, length: usize) -> Tensor<T> {
         shape::check_axis(axis, self.ndim(), "narrow");
+        // `start + length` is checked: with a huge `length` it would wrap to a small end.
         assert!(
-            start + length <= self.shape[axis],
-            "narrow: range {start}..{} is out of bounds for axis {axis} of shape {:?}",
-            start + length,
+            start
+                .checked_add(length)
+                .is_some_and(|end| end <= self.shape[axis]),
+            "narrow: start {start} and length {length} are out of bounds for axis {axis} of shape {:?}",
             self.shape()
         );
         let mut shape = self.shape.clone();
@@ -170,8 +172,11 @@ impl<T: Element> Tensor<T> {
     /// Stretches size-1 axes (and adds leading axes) to reach `shape`, with stride 0.
     ///
     /// # Panics
-    /// If the tensor does not broadcast to `shape`.
+    /// If the tensor does not broadcast to `shape`, or `shape` has more elements
+    /// than a `usize` can count (a broadcast view copies nothing, but every op
+    /// that reads it counts its elements).
     pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
+        shape::numel_or_panic(shape, "broadcast_to");
         let strides =
             shape::broadcast_strides(&self.shape, &self.strides, shape).unwrap_or_else(|| {
                 panic!(
@@ -197,9 +202,9 @@ impl<T: Element> Tensor<T> {
     /// If the sizes do not add up to the axis length.
     pub fn split(&self, sizes: &[usize], axis: usize) -> Vec<Tensor<T>> {
         shape::check_axis(axis, self.ndim(), "split");
-        assert_eq!(
-            sizes.iter().sum::<usize>(),
-            self.shape[axis],
+        let total = sizes.iter().try_fold(0usize, |sum, &n| sum.checked_add(n));
+        assert!(
+            total == Some(self.shape[axis]),
             "split: sizes {sizes:?} do not add up to axis {axis} of shape {:?}",
             self.shape()
         );
@@ -301,6 +306,34 @@ mod tests {
     #[should_panic(expected = "reshape: cannot view shape [2, 3] as [4]")]
     fn reshape_to_a_different_size_panics_with_both_shapes() {
         grid().reshape(&[4]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "narrow: start 1 and length 18446744073709551615 are out of bounds for axis 1"
+    )]
+    fn narrow_with_a_length_that_wraps_the_end_panics() {
+        // 1 + usize::MAX wraps to 0 <= 3.
+        grid().narrow(1, 1, usize::MAX);
+    }
+
+    #[test]
+    #[should_panic(expected = "split: sizes [18446744073709551615, 4] do not add up to axis 1")]
+    fn split_sizes_that_wrap_to_the_axis_length_panic() {
+        // usize::MAX + 4 wraps to 3, the axis length.
+        grid().split(&[usize::MAX, 4], 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "reshape: shape [4294967296, 4294967296, 0] has more elements")]
+    fn reshape_to_a_shape_whose_size_overflows_panics() {
+        Tensor::<f32>::zeros(&[0]).reshape(&[1 << 32, 1 << 32, 0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "broadcast_to: shape [4294967296, 4294967296] has more elements")]
+    fn broadcast_to_a_shape_whose_size_overflows_panics() {
+        Tensor::<f32>::zeros(&[1, 1]).broadcast_to(&[1 << 32, 1 << 32]);
     }
 
     #[test]

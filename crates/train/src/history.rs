@@ -37,9 +37,16 @@ impl History {
 
     /// Reads a history written by [`History::to_csv`].
     ///
+    /// It reads back exactly what `to_csv` writes, and refuses what `to_csv`
+    /// never writes rather than guess: epochs out of order, a value that is
+    /// not a finite number (the training loop stops before it records one),
+    /// or a gap in a column (a metric's values are per epoch from the first;
+    /// only its last epochs may be missing).
+    ///
     /// # Errors
-    /// If the header does not start with `epoch`, a row has another number
-    /// of fields than the header, or a value is not a number.
+    /// If the header does not start with `epoch` or repeats a name, a row has
+    /// another number of fields than the header or another epoch number than
+    /// its position, or a value is not a finite number or follows a gap.
     pub fn from_csv(text: &str) -> Result<History, String> {
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
@@ -50,25 +57,49 @@ impl History {
             ));
         }
         let names = &header[1..];
+        for (i, name) in names.iter().enumerate() {
+            if name.is_empty() || names[..i].contains(name) {
+                return Err(format!(
+                    "history: the header names {name:?} more than once or not at all"
+                ));
+            }
+        }
         let mut history = History::new();
+        let mut ended = vec![false; names.len()];
         for (row, line) in lines.enumerate() {
+            let row = row + 1;
             let fields: Vec<&str> = line.split(',').collect();
             if fields.len() != header.len() {
                 return Err(format!(
-                    "history: row {} has {} fields, the header {}",
-                    row + 1,
+                    "history: row {row} has {} fields, the header {}",
                     fields.len(),
                     header.len()
                 ));
             }
+            if fields[0] != row.to_string() {
+                return Err(format!(
+                    "history: row {row} is numbered {:?}, not {row}",
+                    fields[0]
+                ));
+            }
             let mut metrics = Vec::new();
-            for (name, text) in names.iter().zip(&fields[1..]) {
+            for ((name, text), ended) in names.iter().zip(&fields[1..]).zip(&mut ended) {
                 if text.is_empty() {
+                    *ended = true;
                     continue;
                 }
-                let value: f64 = text.parse().map_err(|_| {
-                    format!("history: row {}, {name}: {text:?} is not a number", row + 1)
-                })?;
+                if *ended {
+                    return Err(format!(
+                        "history: row {row}, {name}: a value after a missing one"
+                    ));
+                }
+                let value: f64 = text
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite())
+                    .ok_or_else(|| {
+                        format!("history: row {row}, {name}: {text:?} is not a finite number")
+                    })?;
                 metrics.push((*name, value));
             }
             history.record(&metrics);
@@ -209,7 +240,46 @@ mod tests {
         assert_eq!(read.to_csv(), history.to_csv());
         assert!(History::from_csv("epoch,loss\n1,abc\n")
             .unwrap_err()
-            .contains("\"abc\" is not a number"));
+            .contains("\"abc\" is not a finite number"));
         assert!(History::from_csv("step,loss\n").is_err());
+    }
+
+    /// What `to_csv` never writes is refused, not guessed at.
+    #[test]
+    fn from_csv_refuses_what_to_csv_never_writes() {
+        for (csv, expected) in [
+            (
+                "epoch,loss\n1,NaN\n",
+                "row 1, loss: \"NaN\" is not a finite number",
+            ),
+            (
+                "epoch,loss\n1,inf\n",
+                "row 1, loss: \"inf\" is not a finite number",
+            ),
+            ("epoch,loss\n2,0.5\n", "row 1 is numbered \"2\", not 1"),
+            (
+                "epoch,loss\n1,0.5\n1,0.4\n",
+                "row 2 is numbered \"1\", not 2",
+            ),
+            (
+                "epoch,loss,loss\n1,0.5,0.5\n",
+                "names \"loss\" more than once",
+            ),
+            ("epoch,,loss\n", "names \"\" more than once or not at all"),
+            (
+                "epoch,loss\n1,\n2,0.4\n",
+                "row 2, loss: a value after a missing one",
+            ),
+        ] {
+            let error = History::from_csv(csv).unwrap_err();
+            assert!(error.contains(expected), "{csv:?}: {error}");
+        }
+        // A metric recorded for fewer epochs leaves its last fields empty, and reads back.
+        let mut history = History::new();
+        history.record(&[("loss", 0.5), ("val_loss", 0.6)]);
+        history.record(&[("loss", 0.4)]);
+        let csv = history.to_csv();
+        assert_eq!(csv, "epoch,loss,val_loss\n1,0.5,0.6\n2,0.4,\n");
+        assert_eq!(History::from_csv(&csv).unwrap().to_csv(), csv);
     }
 }

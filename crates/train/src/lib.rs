@@ -74,3 +74,16 @@ pub mod metrics;
 pub mod optim;
 pub mod tasks;
 pub mod trainer;
+
+/// The mutation tester shared with the other crates' parser tests (it is
+/// the workspace's `tests/support/mutation.rs`); the cache's mutation test,
+/// in `data::imdb`, needs it inside the crate because the cache reader is private.
+#[cfg(test)]
+#[path = "../../../tests/support/mutation.rs"]
+mod mutation;
+
+/// Counts allocations per thread, so a parse's peak can be measured while
+/// other unit tests run (see `mutation.rs`).
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: mutation::Counting = mutation::Counting;

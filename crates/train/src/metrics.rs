@@ -1,9 +1,13 @@
 //! Metrics: numbers that say how well a model does, computed without a tape.
+//!
+//! A metric computed from NaN is NaN. `NaN > 0` is false, so a naive count
+//! would call a NaN logit a confident "negative" and report a perfectly
+//! ordinary accuracy for a model that computes nothing at all.
 
 use tensor::{Element, Indices, Tensor};
 
 /// The fraction of binary predictions that match their labels, where a logit
-/// `x > 0` (probability `sigmoid(x) > 0.5`) predicts 1.
+/// `x > 0` (probability `sigmoid(x) > 0.5`) predicts 1; NaN if any logit is NaN.
 ///
 /// # Panics
 /// If the shapes differ.
@@ -15,17 +19,21 @@ pub fn binary_accuracy<T: Element>(logits: &Tensor<T>, labels: &Tensor<T>) -> f6
         logits.shape(),
         labels.shape()
     );
+    let logits = logits.to_vec();
+    if logits.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
     let half = T::from_f64(0.5);
     let correct = logits
-        .to_vec()
         .iter()
         .zip(labels.to_vec())
         .filter(|(&x, y)| (x > T::ZERO) == (*y > half))
         .count();
-    correct as f64 / logits.numel().max(1) as f64
+    correct as f64 / logits.len().max(1) as f64
 }
 
-/// The fraction of rows of `logits [N, C]` whose largest entry is the target class.
+/// The fraction of rows of `logits [N, C]` whose largest entry is the target
+/// class; NaN if any logit is NaN (`argmax` would pass over it).
 ///
 /// # Panics
 /// If `logits` is not `[N, C]` with `N` targets.
@@ -37,6 +45,9 @@ pub fn categorical_accuracy<T: Element>(logits: &Tensor<T>, targets: &Indices) -
         logits.shape().first().copied().unwrap_or(0),
         targets.shape()
     );
+    if logits.to_vec().iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
     let predicted = logits.argmax_axis(1);
     let correct = predicted
         .values()
@@ -81,6 +92,21 @@ mod tests {
             categorical_accuracy(&scores, &Indices::from_slice(&[1, 1])),
             0.5
         );
+    }
+
+    /// A NaN logit is no prediction: the accuracy is NaN, not a count that
+    /// called it negative (before, `[NaN, NaN]` against `[0, 0]` scored 1.0).
+    #[test]
+    fn accuracy_from_nan_logits_is_nan() {
+        let logits = Tensor::from_vec(vec![f32::NAN, f32::NAN], &[2]);
+        let labels = Tensor::from_vec(vec![0.0f32, 0.0], &[2]);
+        assert!(binary_accuracy(&logits, &labels).is_nan());
+        let scores = Tensor::from_vec(vec![0.1f32, f32::NAN, 0.8, 0.2], &[2, 2]);
+        assert!(categorical_accuracy(&scores, &Indices::from_slice(&[0, 0])).is_nan());
+        // An infinite logit is still a prediction.
+        let logits = Tensor::from_vec(vec![f32::INFINITY, f32::NEG_INFINITY], &[2]);
+        let labels = Tensor::from_vec(vec![1.0f32, 0.0], &[2]);
+        assert_eq!(binary_accuracy(&logits, &labels), 1.0);
     }
 
     /// Batches of 3 at loss 1 and 1 at loss 5 average to (3 + 5) / 4 = 2.

@@ -176,3 +176,29 @@ fn a_tiny_run_trains_resumes_and_reports() {
         "{message}"
     );
 }
+
+/// `TAPEGRAD_DATA` naming a missing directory is reported, naming the
+/// variable and the path, instead of being skipped without a word.
+#[test]
+fn a_data_directory_that_does_not_exist_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
+    let missing = dir.path().join("no-such-dir");
+    let output = Command::new(example_binary("imdb_lstm"))
+        .args(["--data", data.to_str().unwrap()])
+        .args(["--out", dir.path().join("run").to_str().unwrap()])
+        .args(["--embedding", "2", "--hidden", "2", "--epochs", "1"])
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env("TAPEGRAD_DATA", &missing)
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(
+        message.contains(&format!(
+            "tapegrad: warning: TAPEGRAD_DATA={} cannot be used (",
+            missing.display()
+        )),
+        "{message}"
+    );
+}

@@ -271,3 +271,44 @@ fn early_stopping_ends_the_run_after_patience_epochs_without_improvement() {
     );
     assert_eq!(report.best.unwrap().0, 1);
 }
+
+/// A checkpoint of the loop whose checksum key was damaged reads as a file
+/// from another program (`verified == false`); its content cannot be trusted,
+/// so resuming from it is refused, naming the file.
+#[test]
+fn resuming_from_a_checkpoint_without_its_checksum_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), 1, false, 1e-2).unwrap();
+    let last = dir.path().join("last.safetensors");
+    let mut bytes = std::fs::read(&last).unwrap();
+    let key = nn::checkpoint::CHECKSUM_KEY.as_bytes();
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
+    bytes[at + key.len() - 1] = b'w'; // "tapegrad.crc32" -> "tapegrad.crc3w"
+    std::fs::write(&last, &bytes).unwrap();
+    assert!(!nn::checkpoint::read::<f32>(&last).unwrap().verified);
+    let message = run(dir.path(), 2, true, 1e-2).unwrap_err().to_string();
+    assert!(
+        message.contains("last.safetensors has no content checksum (tapegrad.crc32)"),
+        "{message}"
+    );
+}
+
+/// Accuracy computed from NaN outputs is shown as NaN, never as a number:
+/// before, a model with NaN weights scored 1.0000 on a test set of negatives.
+#[test]
+fn evaluating_a_model_with_nan_weights_reports_nan_not_an_accuracy() {
+    let negatives: Vec<Review> = reviews(64, 3)
+        .into_iter()
+        .filter(|r| r.sentiment == Sentiment::Negative)
+        .collect();
+    let source = DataLoader::new(&negatives, LoaderConfig::evaluation(16)).unwrap();
+    let mut poisoned = model();
+    let mut state: BTreeMap<String, Tensor<f32>> = poisoned.state_dict().into_iter().collect();
+    let weight = state.get_mut("fc.weight").unwrap();
+    *weight = Tensor::full(weight.shape(), f32::NAN);
+    poisoned.load_state_dict(&state, true).unwrap();
+    let metrics = trainer::evaluate(&poisoned, &source, &mut sentiment_step);
+    assert!(metrics.loss.is_nan());
+    let accuracy = metrics.accuracy.unwrap();
+    assert!(accuracy.is_nan(), "accuracy {accuracy}");
+}

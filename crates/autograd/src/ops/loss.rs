@@ -44,7 +44,9 @@ impl<T: Element> Var<T> {
     /// `Mean` divides by the number of elements, as PyTorch does.
     ///
     /// # Panics
-    /// If `targets` does not have `x`'s shape or `weights` does not broadcast to it.
+    /// If `targets` does not have `x`'s shape, a target is not in `[0, 1]` (a
+    /// label of 5 or -3, or NaN: the loss would be a number, and wrong), or
+    /// `weights` does not broadcast to `x`'s shape.
     pub fn binary_cross_entropy_with_logits(
         &self,
         targets: &Tensor<T>,
@@ -58,6 +60,17 @@ impl<T: Element> Var<T> {
             targets.shape(),
             self.shape()
         );
+        let outside = |t: &T| !(T::ZERO <= *t && *t <= T::ONE);
+        if let Some((position, t)) = targets
+            .to_vec()
+            .iter()
+            .enumerate()
+            .find(|(_, t)| outside(t))
+        {
+            panic!(
+                "binary_cross_entropy_with_logits: target {t} (element {position}) is not in [0, 1]"
+            );
+        }
         let weights = weights
             .map_or_else(|| Tensor::ones(&[]), |w| w.clone())
             .broadcast_to(self.shape());

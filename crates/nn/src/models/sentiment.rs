@@ -186,7 +186,10 @@ impl<T: Element> SentimentModel<T> {
             ("embedding_dim", config.embedding_dim),
             ("hidden_size", config.hidden_size),
         ] {
-            assert!(size > 0, "SentimentModel: {what} must be at least 1");
+            assert!(
+                size > 0,
+                "SentimentModel: {what} = {size} must be at least 1"
+            );
         }
         let embedding = Embedding::with_options(
             config.vocab_size,

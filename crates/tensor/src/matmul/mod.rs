@@ -159,11 +159,10 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// A row-major `rows x cols` matrix filling `data` exactly.
     ///
     /// # Panics
-    /// If `data.len() != rows * cols`.
+    /// If `data.len() != rows * cols` (or that product overflows).
     pub fn from_slice(data: &'a [T], rows: usize, cols: usize) -> Self {
-        assert_eq!(
-            data.len(),
-            rows * cols,
+        assert!(
+            rows.checked_mul(cols) == Some(data.len()),
             "MatRef::from_slice: {} elements for a {rows}x{cols} matrix",
             data.len()
         );
@@ -218,7 +217,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// The `rows x cols` block starting at `(r0, c0)`, as a view.
     pub(crate) fn block(self, r0: usize, rows: usize, c0: usize, cols: usize) -> Self {
         assert!(
-            r0 + rows <= self.rows && c0 + cols <= self.cols,
+            r0 <= self.rows && rows <= self.rows - r0 && c0 <= self.cols && cols <= self.cols - c0,
             "MatRef::block out of range"
         );
         MatRef {
@@ -285,11 +284,10 @@ impl<'a, T: Copy> MatMut<'a, T> {
     /// A row-major `rows x cols` matrix filling `data` exactly.
     ///
     /// # Panics
-    /// If `data.len() != rows * cols`.
+    /// If `data.len() != rows * cols` (or that product overflows).
     pub fn from_slice(data: &'a mut [T], rows: usize, cols: usize) -> Self {
-        assert_eq!(
-            data.len(),
-            rows * cols,
+        assert!(
+            rows.checked_mul(cols) == Some(data.len()),
             "MatMut::from_slice: {} elements for a {rows}x{cols} matrix",
             data.len()
         );
@@ -671,8 +669,15 @@ impl<T: Element> Tensor<T> {
         if !b_vector {
             out_shape.push(n);
         }
+        // The batch axes of two valid operands can still broadcast to a product
+        // (with m and n) that overflows: checked, so it panics rather than wraps.
+        let Some(count) = shape::checked_numel(&out_shape) else {
+            fail(&format!(
+                "give a product of shape {out_shape:?}, more elements than a usize can count"
+            ));
+        };
         let batch_count = shape::numel(&batch);
-        let mut out = vec![T::ZERO; batch_count * m * n];
+        let mut out = vec![T::ZERO; count];
         if out.is_empty() {
             return Tensor::from_vec(out, &out_shape);
         }

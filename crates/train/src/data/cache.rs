@@ -84,6 +84,11 @@ impl<'a> CacheReader<'a> {
         Ok(CacheReader { body, position: 0 })
     }
 
+    /// The bytes of the body not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.body.len() - self.position
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self
             .position

@@ -16,20 +16,22 @@
 //!
 //! On any failure the `.part` file is deleted (by the `Drop` of a small
 //! `PartFile` guard), so the cache never keeps a bad or partial file and the
-//! next run simply retries.
+//! next run simply retries. If the program is killed instead, the `.part`
+//! file stays behind, and the next run that uses the cache directory removes
+//! it (see `PartFile` in `data/mod.rs`: a download in progress holds a lock
+//! on its file, a dead one does not).
 //!
 //! HTTP is done by `ureq`, a small blocking client; the progress bar by
 //! `indicatif`.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
 
-use super::{part_path, DataError};
+use super::{DataError, PartFile};
 
 /// A data file that can be downloaded, and the names it may already have on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,9 +116,7 @@ pub fn download_file(
             }
         };
         hasher.update(&buffer[..n]);
-        part.file
-            .write_all(&buffer[..n])
-            .map_err(|e| DataError::io("writing", &part.path, e))?;
+        part.write_all(&buffer[..n])?;
         received += n as u64;
         progress.inc(n as u64);
     }
@@ -158,45 +158,4 @@ fn progress_bar(show: bool, len: Option<u64>, name: &str) -> ProgressBar {
     };
     bar.set_message(format!("downloading {name}"));
     bar
-}
-
-/// A `.part` file being filled. Dropped without [`PartFile::commit`], it
-/// deletes itself: every early return above cleans up without a line of code.
-struct PartFile {
-    file: File,
-    path: PathBuf,
-    destination: PathBuf,
-    committed: bool,
-}
-
-impl PartFile {
-    fn create(destination: &Path) -> Result<PartFile, DataError> {
-        let path = part_path(destination);
-        let file = File::create(&path).map_err(|e| DataError::io("creating", &path, e))?;
-        Ok(PartFile {
-            file,
-            path,
-            destination: destination.to_path_buf(),
-            committed: false,
-        })
-    }
-
-    /// Flushes the data to disk, then renames the part file to its real name.
-    fn commit(mut self) -> Result<(), DataError> {
-        self.file
-            .sync_all()
-            .map_err(|e| DataError::io("writing", &self.path, e))?;
-        std::fs::rename(&self.path, &self.destination)
-            .map_err(|e| DataError::io("renaming into place", &self.destination, e))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }

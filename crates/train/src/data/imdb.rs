@@ -382,8 +382,26 @@ fn damaged(path: &Path, error: io::Error) -> DataError {
 
 fn read_archive(path: &Path) -> Result<RawImdb, DataError> {
     let file = File::open(path).map_err(|e| DataError::io("reading", path, e))?;
+    read_tar_gz(BufReader::with_capacity(1 << 20, file), path)
+}
+
+/// The most bytes reserved up front for one member, whatever its tar header
+/// says: a header is 512 bytes anyone can edit, and a size field of 2^60 must
+/// not reserve 2^60 bytes. Larger members still read whole, growing as the
+/// bytes really arrive. (IMDB reviews are under 14 KB.)
+const MEMBER_RESERVE_LIMIT: u64 = 1 << 20;
+
+/// Reads the reviews from a `.tar.gz` stream, as [`read_raw`] reads an
+/// archive file; `source` names the archive in errors.
+///
+/// # Errors
+/// As [`read_raw`]: a damaged gzip or tar stream (a bad CRC, a stream cut
+/// short, a tar stream without its end marker), or members that do not follow
+/// the layout.
+pub fn read_tar_gz(reader: impl Read, source: &Path) -> Result<RawImdb, DataError> {
+    let path = source;
     // bytes on disk -> gzip decoder -> tar reader -> one member at a time
-    let decoder = GzDecoder::new(BufReader::with_capacity(1 << 20, file));
+    let decoder = GzDecoder::new(reader);
     let mut archive = tar::Archive::new(EndWatch::new(decoder));
     let mut collector = Collector::new(path);
     for entry in archive.entries().map_err(|e| damaged(path, e))? {
@@ -402,7 +420,7 @@ fn read_archive(path: &Path) -> Result<RawImdb, DataError> {
                 if is_hidden(file_name) {
                     continue;
                 }
-                let mut bytes = Vec::with_capacity(entry.size() as usize);
+                let mut bytes = Vec::with_capacity(entry.size().min(MEMBER_RESERVE_LIMIT) as usize);
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| damaged(path, e))?;
@@ -662,6 +680,12 @@ impl Imdb {
     ) -> Result<Imdb, DataError> {
         config.validate()?;
         let source = paths.locate(remote)?;
+        if let (Some(dir), CacheMode::ReadWrite | CacheMode::Refresh) =
+            (&paths.cache_dir, paths.cache_mode)
+        {
+            // An explicit `--data` path skips `locate`'s look into the cache.
+            super::remove_stale_parts(dir);
+        }
         let cache_file = match (&paths.cache_dir, paths.cache_mode) {
             (Some(dir), CacheMode::ReadWrite | CacheMode::Refresh) => {
                 let key = cache_key(&source, config)?;
@@ -828,6 +852,11 @@ fn fingerprint(path: &Path) -> io::Result<String> {
 }
 
 fn write_cache(file: &Path, key: &str, imdb: &Imdb) -> Result<(), DataError> {
+    super::write_atomically(file, &cache_bytes(key, imdb))
+}
+
+/// The bytes of a cache file: the key, the vocabulary, both splits.
+fn cache_bytes(key: &str, imdb: &Imdb) -> Vec<u8> {
     let mut writer = CacheWriter::new();
     writer.str(key);
     writer.len(imdb.vocab.num_words());
@@ -842,7 +871,7 @@ fn write_cache(file: &Path, key: &str, imdb: &Imdb) -> Result<(), DataError> {
             writer.ids(&review.token_ids);
         }
     }
-    super::write_atomically(file, &writer.finish())
+    writer.finish()
 }
 
 type Splits = (Vec<Review>, Vec<Review>, Vocabulary);
@@ -851,7 +880,16 @@ type Splits = (Vec<Review>, Vec<Review>, Vocabulary);
 /// any problem is a reason to rebuild.
 fn read_cache(file: &Path, key: &str) -> Result<Splits, String> {
     let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-    let mut reader = CacheReader::open(&bytes)?;
+    parse_cache(&bytes, key)
+}
+
+/// The smallest a cached review can be: label, rating, and an id count.
+const MIN_REVIEW_BYTES: usize = 1 + 1 + 4;
+
+/// Parses the bytes of a cache file (see [`read_cache`]). Every count is
+/// checked against the bytes left before anything is reserved for it.
+fn parse_cache(bytes: &[u8], key: &str) -> Result<Splits, String> {
+    let mut reader = CacheReader::open(bytes)?;
     if reader.str()? != key {
         return Err("made from another source or settings".to_string());
     }
@@ -863,7 +901,9 @@ fn read_cache(file: &Path, key: &str) -> Result<Splits, String> {
     let mut splits = Vec::with_capacity(2);
     for _ in 0..2 {
         let len = reader.len()?;
-        let mut reviews = Vec::with_capacity(len.min(bytes.len()));
+        // A count of 2^32 - 1 reviews must not reserve 2^32 reviews: at most
+        // as many as the bytes left could hold.
+        let mut reviews = Vec::with_capacity(len.min(reader.remaining() / MIN_REVIEW_BYTES));
         for _ in 0..len {
             let sentiment = match reader.u8()? {
                 0 => Sentiment::Negative,
@@ -889,6 +929,149 @@ fn read_cache(file: &Path, key: &str) -> Result<Splits, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mutation::{self, Field, Limits, Verdict};
+
+    /// A small encoded dataset, as `Imdb::load` would cache it.
+    fn tiny_imdb() -> Imdb {
+        let review = |id, rating, sentiment, text: &str| RawReview {
+            id,
+            rating,
+            sentiment,
+            text: text.to_string(),
+        };
+        let mut train = vec![
+            review(0, 2, Sentiment::Negative, "a bad movie, bad acting"),
+            review(1, 9, Sentiment::Positive, "a great movie, great fun"),
+            review(2, 1, Sentiment::Negative, ""),
+        ];
+        // Enough reviews that a count trusted blindly would reserve far more
+        // than the file holds (a review in memory is ~32 bytes, ~10 on disk).
+        for id in 3..300 {
+            train.push(review(id, 7, Sentiment::Positive, "fun"));
+        }
+        let raw = RawImdb {
+            source: PathBuf::from("tiny.tar.gz"),
+            train,
+            test: vec![review(0, 8, Sentiment::Positive, "great zebra")],
+        };
+        let config = ImdbConfig {
+            vocab_size: 6,
+            ..ImdbConfig::default()
+        };
+        Imdb::encode(&raw, &config).unwrap()
+    }
+
+    /// The offsets of every length field of a cache file: the key's and each
+    /// word's length, the number of words, of reviews per split, of ids per review.
+    fn length_fields(bytes: &[u8]) -> Vec<Field> {
+        let mut at = 8; // after the magic
+        let mut fields = Vec::new();
+        let u32_at = |at: &mut usize, fields: &mut Vec<Field>| {
+            fields.push(Field::LeU32(*at));
+            let value = u32::from_le_bytes(bytes[*at..*at + 4].try_into().unwrap()) as usize;
+            *at += 4;
+            value
+        };
+        let key_len = u32_at(&mut at, &mut fields);
+        at += key_len;
+        for _ in 0..u32_at(&mut at, &mut fields) {
+            let word_len = u32_at(&mut at, &mut fields);
+            at += word_len;
+        }
+        for _ in 0..2 {
+            for _ in 0..u32_at(&mut at, &mut fields) {
+                at += 2; // label, rating
+                let ids = u32_at(&mut at, &mut fields);
+                at += 4 * ids;
+            }
+        }
+        assert_eq!(at + 16, bytes.len(), "walked the whole body");
+        fields
+    }
+
+    /// Thousands of damaged cache files: each is refused (and the cache
+    /// rebuilt), never read as a different dataset, never a panic or a huge
+    /// allocation. First as they are (the MD5 catches nearly everything),
+    /// then with the MD5 recomputed after the damage, so that the body's
+    /// parser itself meets every truncation and length field of 2^32 - 1:
+    /// what it accepts then must be a valid cache of exactly those bytes.
+    #[test]
+    fn a_damaged_cache_is_refused_or_read_as_exactly_what_it_says() {
+        const MUTATIONS: usize = 10_000;
+        let imdb = tiny_imdb();
+        let key = "imdb encoding v1\nsource tiny\n";
+        let base = cache_bytes(key, &imdb);
+        let fields = length_fields(&base);
+        let original = (imdb.train.clone(), imdb.test.clone(), imdb.vocab.clone());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The parser needs a few hundred bytes besides its output; a count
+        // trusted blindly (`with_capacity(count)`) would show up here.
+        let limits = Limits {
+            per_byte: 16,
+            fixed: 16 << 10,
+            ..Limits::default()
+        };
+
+        let as_written = |bytes: &[u8]| -> Result<Verdict, String> {
+            match parse_cache(bytes, key) {
+                Ok(splits) if splits == original => Ok(Verdict::Same),
+                Ok(_) => Err("read as another dataset".to_string()),
+                Err(reason) if reason.is_empty() => Err("refused without a reason".to_string()),
+                Err(_) => Ok(Verdict::Rejected),
+            }
+        };
+        let report = mutation::run(
+            "cache",
+            manifest,
+            &base,
+            &fields,
+            MUTATIONS,
+            56,
+            &limits,
+            &as_written,
+        );
+        eprintln!("dataset cache (MD5 kept): {report}");
+        assert_eq!(report.changed, 0, "{report}");
+
+        let body = &base[..base.len() - 16];
+        let resigned = |body: &[u8]| -> Result<Verdict, String> {
+            let mut bytes = body.to_vec();
+            if bytes.len() >= 8 {
+                let digest = Md5::digest(&bytes[8..]);
+                bytes.extend_from_slice(&digest);
+            }
+            match parse_cache(&bytes, key) {
+                Ok(splits) if splits == original => Ok(Verdict::Same),
+                Ok((train, test, vocab)) => {
+                    let again = Imdb {
+                        train,
+                        test,
+                        vocab,
+                        source: PathBuf::new(),
+                        cache: CacheStatus::Off,
+                    };
+                    if cache_bytes(key, &again) == bytes {
+                        Ok(Verdict::Changed)
+                    } else {
+                        Err("accepted bytes that do not re-encode to themselves".to_string())
+                    }
+                }
+                Err(reason) if reason.is_empty() => Err("refused without a reason".to_string()),
+                Err(_) => Ok(Verdict::Rejected),
+            }
+        };
+        let report = mutation::run(
+            "cache-resigned",
+            manifest,
+            body,
+            &fields,
+            MUTATIONS,
+            78,
+            &limits,
+            &resigned,
+        );
+        eprintln!("dataset cache (MD5 recomputed): {report}");
+    }
 
     #[test]
     fn file_names_give_id_and_rating() {

@@ -230,12 +230,18 @@ impl Vocabulary {
     /// Reads a vocabulary written by [`Vocabulary::save`].
     pub fn load(path: &Path) -> Result<Vocabulary, DataError> {
         let bytes = std::fs::read(path).map_err(|e| DataError::io("reading", path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| DataError::NotUtf8 {
-            path: path.to_path_buf(),
+        Vocabulary::from_bytes(&bytes, path)
+    }
+
+    /// Parses the bytes of a vocabulary file, as [`Vocabulary::load`] does;
+    /// `origin` names the file in error messages.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Vocabulary, DataError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| DataError::NotUtf8 {
+            path: origin.to_path_buf(),
             member: None,
-            valid_up_to: e.utf8_error().valid_up_to(),
+            valid_up_to: e.valid_up_to(),
         })?;
-        Vocabulary::from_text(&text, &path.display().to_string())
+        Vocabulary::from_text(text, &origin.display().to_string())
     }
 
     /// All words in id order (id 2 first).

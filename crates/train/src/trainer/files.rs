@@ -212,6 +212,7 @@ impl RunDirectory {
             )));
         }
         let file = checkpoint::read::<f32>(&path)?;
+        require_checksum(&path, file.verified)?;
         let run = RunState::from_metadata(&file.metadata)
             .map_err(|e| TrainError::Resume(format!("{}: {e}", path.display())))?;
         let changed = differing_keys(&config.metadata, &file.metadata);
@@ -247,6 +248,21 @@ impl RunDirectory {
     }
 }
 
+/// Every checkpoint this loop writes carries a content checksum; one without
+/// it was damaged exactly there (or is not this loop's file), and its
+/// content cannot be trusted.
+fn require_checksum(path: &Path, verified: bool) -> Result<(), TrainError> {
+    if verified {
+        return Ok(());
+    }
+    Err(TrainError::Resume(format!(
+        "{} has no content checksum ({}): it was not written by the training loop, \
+         or its header is damaged",
+        path.display(),
+        checkpoint::CHECKSUM_KEY
+    )))
+}
+
 /// Loads `best` into `model` after checking that it was written by the run
 /// whose last checkpoint is `last`.
 pub(crate) fn load_checkpoint_of_run<M: Module<f32>>(
@@ -256,6 +272,7 @@ pub(crate) fn load_checkpoint_of_run<M: Module<f32>>(
 ) -> Result<(), TrainError> {
     let run_id = |path: &Path| -> Result<String, TrainError> {
         let file = checkpoint::read::<f32>(path)?;
+        require_checksum(path, file.verified)?;
         file.metadata
             .get("run.id")
             .cloned()

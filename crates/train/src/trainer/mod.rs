@@ -402,9 +402,17 @@ impl Meter {
         }
     }
 
+    /// The fraction correct; NaN when the loss is not finite, because then
+    /// the predictions counted came from NaN outputs (`NaN > 0.5` is false, so
+    /// every one of them was counted as "negative").
     fn accuracy(&self) -> Option<f64> {
-        self.counted
-            .then(|| self.correct as f64 / self.examples.max(1) as f64)
+        self.counted.then(|| {
+            if self.loss.mean().is_finite() {
+                self.correct as f64 / self.examples.max(1) as f64
+            } else {
+                f64::NAN
+            }
+        })
     }
 
     fn finish(&self, started: Instant) -> EpochMetrics {

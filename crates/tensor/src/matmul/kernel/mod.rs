@@ -445,8 +445,9 @@ impl<'a, T: Element> CView<'a, T> {
 
     /// Reborrows the block of `rows x cols` elements starting at `(r0, c0)`.
     pub(crate) fn block(&mut self, r0: usize, rows: usize, c0: usize, cols: usize) -> CView<'_, T> {
+        // Written so that no sum can wrap: `r0 + rows` with a huge `rows` could.
         assert!(
-            r0 + rows <= self.rows && c0 + cols <= self.cols,
+            r0 <= self.rows && rows <= self.rows - r0 && c0 <= self.cols && cols <= self.cols - c0,
             "CView::block out of range"
         );
         CView {
@@ -484,11 +485,25 @@ impl<'a, T: Element> CView<'a, T> {
         (left, right)
     }
 
-    /// Pointer to element `(i, j)`; `i < rows`, `j < cols` (checked in debug builds).
+    /// Pointer to element `(i, j)`.
+    ///
+    /// The bound is a real `assert!`, on in every profile: `ptr` is called once
+    /// per `MR x NR` tile (not per element), so the two comparisons cost
+    /// nothing measurable next to the tile's `MR * NR * KC` multiply-adds.
+    ///
+    /// # Panics
+    /// If `(i, j)` is outside the view.
     fn ptr(&mut self, i: usize, j: usize) -> *mut T {
-        debug_assert!(i < self.rows && j < self.cols);
-        // SAFETY: `MatMut::new` checked that every (i, j) inside the matrix lands
-        // inside the slice, and blocks only shrink the range, so the offset is in bounds.
+        assert!(
+            i < self.rows && j < self.cols,
+            "CView::ptr: ({i}, {j}) is outside a {}x{} view",
+            self.rows,
+            self.cols
+        );
+        // SAFETY: `MatMut::new` checked, with checked arithmetic, that every
+        // (i, j) inside the matrix lands inside the slice; blocks and splits only
+        // shrink the range (their asserts above), and (i, j) is inside this view
+        // (asserted just above), so the offset is in bounds and cannot wrap.
         unsafe { self.base.add(self.offset + i * self.rs + j * self.cs) }
     }
 }
