@@ -2,8 +2,8 @@
 //!
 //! Like Keras' `History`, every epoch's metrics are kept by name. They are
 //! written where a user looks for them: `history.csv` to load anywhere, and one
-//! small SVG line chart per metric family (`loss.svg`, `accuracy.svg`), drawn
-//! here in a few lines of SVG rather than with a plotting library.
+//! line chart per metric family (`loss.svg`, `accuracy.svg`: the training
+//! metric and its `val_` twin against the epoch), drawn by [`crate::plot`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +11,8 @@ use std::io;
 use std::path::Path;
 
 use nn::checkpoint::write_atomically;
+
+use crate::plot::{LineChart, Series};
 
 /// Metrics by name, one value per epoch.
 #[derive(Clone, Debug, Default)]
@@ -139,64 +141,18 @@ impl History {
         out
     }
 
-    /// An SVG line chart of the named metrics against the epoch.
-    pub fn to_svg(&self, title: &str, names: &[&str]) -> String {
-        let (width, height, margin) = (480.0, 300.0, 48.0);
-        let series: Vec<(&str, &[f64])> = names
-            .iter()
-            .filter_map(|&n| self.get(n).map(|v| (n, v)))
-            .collect();
-        let all = series
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .filter(|v| v.is_finite());
-        let (low, high) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-        let (low, high) = if low < high {
-            (low, high)
-        } else if low.is_finite() {
-            (low - 0.5, low + 0.5)
-        } else {
-            (0.0, 1.0)
-        };
-        let epochs = self.epochs().max(2) as f64;
-        let x = |epoch: usize| margin + (width - 2.0 * margin) * epoch as f64 / (epochs - 1.0);
-        let y =
-            |value: f64| height - margin - (height - 2.0 * margin) * (value - low) / (high - low);
-        let (center, bottom, right) = (width / 2.0, height - margin, width - margin);
-        let label_y = height - 12.0;
-        let mut svg = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{center}\" y=\"20\" text-anchor=\"middle\">{title}</text>\n\
-             <line x1=\"{margin}\" y1=\"{bottom}\" x2=\"{right}\" y2=\"{bottom}\" stroke=\"black\"/>\n\
-             <line x1=\"{margin}\" y1=\"{margin}\" x2=\"{margin}\" y2=\"{bottom}\" stroke=\"black\"/>\n\
-             <text x=\"{center}\" y=\"{label_y}\" text-anchor=\"middle\">epoch</text>\n\
-             <text x=\"4\" y=\"{margin}\">{high:.3}</text>\n<text x=\"4\" y=\"{bottom}\">{low:.3}</text>\n"
-        );
-        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-        for (i, (name, values)) in series.iter().enumerate() {
-            let color = colors[i % colors.len()];
-            let points: Vec<String> = values
-                .iter()
-                .enumerate()
-                .map(|(e, &v)| format!("{:.1},{:.1}", x(e), y(v)))
-                .collect();
-            let _ = writeln!(
-                svg,
-                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
-                points.join(" ")
-            );
-            let _ = writeln!(
-                svg,
-                "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
-                width - margin - 60.0,
-                margin + 16.0 * i as f64
-            );
+    /// The chart of metric family `name`: `name` as "train" and `val_<name>`
+    /// as "validation" (each if recorded), against the epoch (1, 2, ...).
+    pub fn chart(&self, name: &str) -> LineChart {
+        let mut chart = LineChart::new(name, "epoch", name);
+        let validation = format!("val_{name}");
+        for (metric, label) in [(name, "train"), (validation.as_str(), "validation")] {
+            if let Some(values) = self.get(metric) {
+                let points = values.iter().enumerate().map(|(e, &v)| ((e + 1) as f64, v));
+                chart = chart.series(Series::new(label, points));
+            }
         }
-        svg.push_str("</svg>\n");
-        svg
+        chart
     }
 
     /// Writes `history.csv`, and `<family>.svg` for each metric family (a metric
@@ -208,9 +164,8 @@ impl History {
         std::fs::create_dir_all(directory)?;
         write_atomically(&directory.join("history.csv"), self.to_csv().as_bytes())?;
         for name in self.names.iter().filter(|n| !n.starts_with("val_")) {
-            let validation = format!("val_{name}");
-            let chart = self.to_svg(name, &[name.as_str(), validation.as_str()]);
-            write_atomically(&directory.join(format!("{name}.svg")), chart.as_bytes())?;
+            self.chart(name)
+                .save(&directory.join(format!("{name}.svg")))?;
         }
         Ok(())
     }
@@ -234,8 +189,6 @@ mod tests {
             history.to_csv(),
             "epoch,loss,val_loss\n1,0.7,0.8\n2,0.5,0.6\n"
         );
-        let svg = history.to_svg("loss", &["loss", "val_loss"]);
-        assert_eq!(svg.matches("<polyline").count(), 2);
         let read = History::from_csv(&history.to_csv()).unwrap();
         assert_eq!(read.to_csv(), history.to_csv());
         assert!(History::from_csv("epoch,loss\n1,abc\n")
@@ -281,5 +234,32 @@ mod tests {
         let csv = history.to_csv();
         assert_eq!(csv, "epoch,loss,val_loss\n1,0.5,0.6\n2,0.4,\n");
         assert_eq!(History::from_csv(&csv).unwrap().to_csv(), csv);
+    }
+
+    #[test]
+    fn save_draws_one_chart_per_family_with_train_and_validation() {
+        let mut history = History::new();
+        history.record(&[("loss", 0.7), ("accuracy", 0.5), ("val_loss", 0.8)]);
+        history.record(&[("loss", 0.5), ("accuracy", 0.7), ("val_loss", 0.6)]);
+        let chart = history.chart("loss");
+        assert_eq!(
+            (chart.title.as_str(), chart.x_label.as_str()),
+            ("loss", "epoch")
+        );
+        let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["train", "validation"]);
+        assert_eq!(chart.series[1].points, [(1.0, 0.8), (2.0, 0.6)]);
+        assert_eq!(history.chart("accuracy").series.len(), 1);
+
+        let dir = tempfile::tempdir().unwrap();
+        history.save(dir.path()).unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["accuracy.svg", "history.csv", "loss.svg"]);
+        let loss = std::fs::read_to_string(dir.path().join("loss.svg")).unwrap();
+        assert_eq!(loss, chart.to_svg());
     }
 }

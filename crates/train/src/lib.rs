@@ -55,7 +55,8 @@
 //! 1. [`data`]: finding, reading, tokenizing and batching the IMDB reviews and character corpora.
 //! 2. [`optim`]: SGD, Adam(W), RMSprop and gradient clipping, each rule in its own file.
 //! 3. [`metrics`]: accuracy and running means, computed without a tape.
-//! 4. [`history`]: per-epoch metrics written as CSV and drawn as SVG.
+//! 4. [`history`]: per-epoch metrics written as CSV and drawn as SVG by
+//!    [`plot`], line charts with `plotters` (a log axis for vanishing gradients).
 //! 5. [`trainer`]: the loop every program runs, and the files it keeps;
 //!    [`tasks`]: how a batch of each dataset becomes a loss.
 //! 6. [`cli`] and [`memory`]: small helpers of the example programs
@@ -72,6 +73,7 @@ pub mod history;
 pub mod memory;
 pub mod metrics;
 pub mod optim;
+pub mod plot;
 pub mod tasks;
 pub mod trainer;
 

@@ -102,7 +102,7 @@ fn train_on(threads: usize, dir: &Path) -> Outcome {
             &mut adam,
             &train,
             Some(&validation),
-            &mut sentiment_step,
+            &sentiment_step,
         )
         .unwrap();
     Outcome {

@@ -307,7 +307,7 @@ fn evaluating_a_model_with_nan_weights_reports_nan_not_an_accuracy() {
     let weight = state.get_mut("fc.weight").unwrap();
     *weight = Tensor::full(weight.shape(), f32::NAN);
     poisoned.load_state_dict(&state, true).unwrap();
-    let metrics = trainer::evaluate(&poisoned, &source, &mut sentiment_step);
+    let metrics = trainer::evaluate(&poisoned, &source, &sentiment_step, None);
     assert!(metrics.loss.is_nan());
     let accuracy = metrics.accuracy.unwrap();
     assert!(accuracy.is_nan(), "accuracy {accuracy}");
