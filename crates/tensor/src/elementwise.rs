@@ -337,9 +337,12 @@ impl<T: Element> AddAssign<&Tensor<T>> for Tensor<T> {
         let target = self.data_mut();
         match other.as_slice() {
             Some(source) => {
-                for (t, &s) in target.iter_mut().zip(source) {
-                    *t += s;
-                }
+                // Elementwise, so a large sum is split over threads with no change in the result.
+                fill_in_parallel(target, |start, chunk| {
+                    for (t, &s) in chunk.iter_mut().zip(&source[start..]) {
+                        *t += s;
+                    }
+                });
             }
             None => {
                 // A broadcast or strided source: walk it in row-major order beside the target.

@@ -122,6 +122,18 @@ impl<T: Element> Tensor<T> {
     /// If `source`'s shape is not `self`'s with `axis` resized to `ids.len()`, or an id
     /// is out of bounds.
     pub fn index_add(&self, axis: usize, ids: &[usize], source: &Tensor<T>) -> Tensor<T> {
+        let mut out = Tensor::from_vec(self.to_vec(), self.shape());
+        out.index_add_assign(axis, ids, source);
+        out
+    }
+
+    /// [`Tensor::index_add`] in place: `self[.., ids[j], ..] += source[.., j, ..]`.
+    /// Writes into `self`'s buffer (copying it first only if it is shared or
+    /// not contiguous), so an embedding's gradient is one buffer, not two.
+    ///
+    /// # Panics
+    /// As [`Tensor::index_add`].
+    pub fn index_add_assign(&mut self, axis: usize, ids: &[usize], source: &Tensor<T>) {
         shape::check_axis(axis, self.ndim(), "index_add");
         let mut expected: Dims = self.shape().into();
         expected[axis] = ids.len();
@@ -140,9 +152,9 @@ impl<T: Element> Tensor<T> {
                 self.shape()
             );
         }
-        let mut out = self.to_vec();
         let source = source.contiguous();
         let added = source.as_slice().expect("contiguous");
+        let out = self.data_mut();
         for o in 0..outer {
             for (j, &i) in ids.iter().enumerate() {
                 let to = (o * size + i) * inner;
@@ -155,7 +167,6 @@ impl<T: Element> Tensor<T> {
                 }
             }
         }
-        Tensor::from_vec(out, self.shape())
     }
 
     /// Adds `source` into entries `start..start + source.dim(axis)` along `axis`, in

@@ -22,11 +22,9 @@ impl<T: Element> Var<T> {
             &[self],
             vec![],
             move |input| {
-                smallvec![full(Tensor::zeros(&shape).index_add(
-                    axis,
-                    &ids_saved,
-                    &input.grad_output
-                ))]
+                let mut grad = Tensor::zeros(&shape);
+                grad.index_add_assign(axis, &ids_saved, &input.grad_output);
+                smallvec![full(grad)]
             },
         )
     }

@@ -2,7 +2,7 @@
 
 use tensor::Element;
 
-use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState, ParamState};
+use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState};
 
 /// Adam (Kingma & Ba, 2015), per element, at step `t = 1, 2, ...`:
 ///
@@ -99,8 +99,8 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         &mut self.state
     }
 
-    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
-        let step = state.step.min(i32::MAX as u64) as i32;
+    fn update(&self, step: u64, theta: &mut [T], grad: &[T], buffers: &mut [&mut [T]]) {
+        let step = step.min(i32::MAX as u64) as i32;
         let (b1, b2) = (self.beta1, self.beta2);
         let correction1 = 1.0 - b1.powi(step);
         let correction2 = 1.0 - b2.powi(step);
@@ -113,7 +113,7 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         } else {
             (T::from_f64(self.weight_decay), T::ZERO)
         };
-        let [mean, mean_square] = &mut state.buffers[..] else {
+        let [mean, mean_square] = buffers else {
             unreachable!("Adam keeps two buffers")
         };
         for (((t, &g), m), v) in theta
@@ -134,6 +134,7 @@ impl<T: Element> Optimizer<T> for Adam<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::ParamState;
 
     fn fresh() -> ParamState<f64> {
         ParamState {
@@ -150,7 +151,7 @@ mod tests {
         for g in [1e-3, 0.5, 100.0] {
             let (mut theta, mut state) = ([1.0], fresh());
             state.step = 1;
-            Adam::new(1e-3).update(&mut theta, &[g], &mut state);
+            Adam::new(1e-3).update_param(&mut theta, &[g], &mut state);
             assert!(
                 (theta[0] - 0.999).abs() < 1e-8,
                 "gradient {g}: {}",
@@ -167,7 +168,7 @@ mod tests {
         for _ in 0..500 {
             let grad = [2.0 * (theta[0] - 3.0)];
             state.step += 1;
-            adam.update(&mut theta, &grad, &mut state);
+            adam.update_param(&mut theta, &grad, &mut state);
         }
         assert!((theta[0] - 3.0).abs() < 1e-3, "{}", theta[0]);
     }

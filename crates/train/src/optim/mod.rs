@@ -119,8 +119,16 @@ pub(crate) fn check_hyperparameter(name: &str, value: f64, minimum: f64) -> Resu
     }
 }
 
-/// An update rule and its per-parameter state.
-pub trait Optimizer<T: Element = f32> {
+/// A piece of one parameter's update: its values, its gradient, and the
+/// matching part of each buffer of the rule.
+type UpdatePiece<'a, T> = (&'a mut [T], &'a [T], Vec<&'a mut [T]>);
+
+/// Elements per piece when a large parameter's update is spread over threads.
+const UPDATE_CHUNK: usize = 1 << 15;
+
+/// An update rule and its per-parameter state. (`Sync`: a large parameter's
+/// update runs in pieces on several threads.)
+pub trait Optimizer<T: Element = f32>: Sync {
     /// The rule's name (`"adam"`), written into checkpoints.
     fn name(&self) -> &'static str;
 
@@ -145,9 +153,17 @@ pub trait Optimizer<T: Element = f32> {
     /// The same, mutably.
     fn state_mut(&mut self) -> &mut OptimizerState<T>;
 
-    /// The rule: updates `theta` in place from `grad`, with this parameter's
-    /// state (its `step` already counts this update).
-    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>);
+    /// The rule: updates `theta` in place from `grad`, elementwise, with the
+    /// matching part of each of the rule's buffers; `step` counts this update
+    /// (1 for the first). Being elementwise, the rule may run on any part of
+    /// a parameter: large ones are updated in pieces on several threads.
+    fn update(&self, step: u64, theta: &mut [T], grad: &[T], buffers: &mut [&mut [T]]);
+
+    /// [`Optimizer::update`] for a whole parameter and its state.
+    fn update_param(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+        let mut buffers: Vec<&mut [T]> = state.buffers.iter_mut().map(Vec::as_mut_slice).collect();
+        self.update(state.step, theta, grad, &mut buffers);
+    }
 
     /// Updates every parameter of `model` that has a gradient in `grads`.
     ///
@@ -201,7 +217,34 @@ pub trait Optimizer<T: Element = f32> {
             state.step += 1;
             let grad = grad.contiguous();
             let grad = grad.as_slice().expect("contiguous");
-            self.update(param.value_mut().data_mut(), grad, state);
+            let theta = param.value_mut().data_mut();
+            if theta.len() < 2 * UPDATE_CHUNK {
+                self.update_param(theta, grad, state);
+                return;
+            }
+            // One piece per chunk of elements: the same arithmetic, on any number of threads.
+            let mut buffers: Vec<std::slice::ChunksMut<'_, T>> = state
+                .buffers
+                .iter_mut()
+                .map(|b| b.chunks_mut(UPDATE_CHUNK))
+                .collect();
+            let pieces: Vec<std::sync::Mutex<UpdatePiece<'_, T>>> = theta
+                .chunks_mut(UPDATE_CHUNK)
+                .zip(grad.chunks(UPDATE_CHUNK))
+                .map(|(t, g)| {
+                    let b = buffers
+                        .iter_mut()
+                        .map(|c| c.next().expect("same length"))
+                        .collect();
+                    std::sync::Mutex::new((t, g, b))
+                })
+                .collect();
+            let step = state.step;
+            tensor::parallel_map(pieces.len(), |i| {
+                let mut piece = pieces[i].lock().unwrap_or_else(|e| e.into_inner());
+                let (theta, grad, buffers) = &mut *piece;
+                self.update(step, theta, grad, buffers);
+            });
         }));
         *self.state_mut() = states;
         Ok(())

@@ -2,7 +2,7 @@
 
 use tensor::Element;
 
-use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState, ParamState};
+use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState};
 
 /// RMSprop (Hinton's lecture 6e), as in PyTorch:
 ///
@@ -72,13 +72,13 @@ impl<T: Element> Optimizer<T> for RmsProp<T> {
         &mut self.state
     }
 
-    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+    fn update(&self, _step: u64, theta: &mut [T], grad: &[T], buffers: &mut [&mut [T]]) {
         let (lr, rho, eps) = (
             T::from_f64(self.learning_rate),
             T::from_f64(self.rho),
             T::from_f64(self.epsilon),
         );
-        let square_avg = &mut state.buffers[0];
+        let square_avg = &mut *buffers[0];
         for ((t, &g), s) in theta.iter_mut().zip(grad).zip(square_avg.iter_mut()) {
             *s = rho * *s + (T::ONE - rho) * g * g;
             *t -= lr * g / (s.sqrt() + eps);
@@ -89,6 +89,7 @@ impl<T: Element> Optimizer<T> for RmsProp<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::ParamState;
 
     /// Step 1: s = 0.01 ∇², so the step is lr ∇ / (0.1 |∇|) = 10 lr sign(∇).
     #[test]
@@ -99,7 +100,7 @@ mod tests {
             shape: vec![1],
             buffers: vec![vec![0.0]],
         };
-        RmsProp::new(0.01).update(&mut theta, &[3.0], &mut state);
+        RmsProp::new(0.01).update_param(&mut theta, &[3.0], &mut state);
         assert!((theta[0] + 0.1).abs() < 1e-6);
     }
 }

@@ -2,7 +2,7 @@
 
 use tensor::Element;
 
-use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState, ParamState};
+use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState};
 
 /// SGD (PyTorch's formulation):
 ///
@@ -75,15 +75,15 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
         &mut self.state
     }
 
-    fn update(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+    fn update(&self, step: u64, theta: &mut [T], grad: &[T], buffers: &mut [&mut [T]]) {
         let (lr, mu, decay) = (
             T::from_f64(self.learning_rate),
             T::from_f64(self.momentum),
             T::from_f64(self.weight_decay),
         );
-        match state.buffers.first_mut() {
+        match buffers.first_mut() {
             Some(velocity) => {
-                let first = state.step == 1;
+                let first = step == 1;
                 for ((t, &g), v) in theta.iter_mut().zip(grad).zip(velocity.iter_mut()) {
                     let d = g + decay * *t;
                     *v = if first { d } else { mu * *v + d };
@@ -102,6 +102,7 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::ParamState;
 
     fn state(buffers: usize) -> ParamState<f64> {
         ParamState {
@@ -119,12 +120,12 @@ mod tests {
         let (mut theta, mut s) = ([1.0], state(1));
         for expected in [0.95, 0.855] {
             s.step += 1;
-            sgd.update(&mut theta, &[0.5], &mut s);
+            sgd.update_param(&mut theta, &[0.5], &mut s);
             assert!((theta[0] - expected).abs() < 1e-12, "{}", theta[0]);
         }
         let (mut theta, mut s) = ([1.0], state(0));
         s.step = 1;
-        Sgd::new(0.1).update(&mut theta, &[0.5], &mut s);
+        Sgd::new(0.1).update_param(&mut theta, &[0.5], &mut s);
         assert!((theta[0] - 0.95).abs() < 1e-12);
     }
 }

@@ -107,6 +107,13 @@ pub trait Split: Sized {
     /// whose rows cannot be separated (streams carrying state from batch to
     /// batch) returns itself whole.
     fn split(&self, rows: usize) -> Vec<Self>;
+
+    /// Roughly how much work the batch is (default: its examples); the
+    /// largest shards start first, so no thread is left with a long one at
+    /// the end.
+    fn cost(&self) -> usize {
+        self.examples()
+    }
 }
 
 /// Character windows split by rows. Only for windows that do not carry state
@@ -145,6 +152,10 @@ impl Split for crate::data::Batch {
 
     fn split(&self, rows: usize) -> Vec<Self> {
         crate::data::Batch::split(self, rows)
+    }
+
+    fn cost(&self) -> usize {
+        self.len() * self.time_steps()
     }
 }
 
@@ -463,7 +474,10 @@ where
         &shards
     };
     let total = pieces.iter().map(Split::examples).sum::<usize>().max(1);
-    tensor::parallel_map(pieces.len(), |i| {
+    // Largest first (a stable order, so ties keep shard order); results are put back in shard order.
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(pieces[i].cost()));
+    let run_one = |i: usize| -> Result<ShardResult, BackwardError> {
         let piece = &pieces[i];
         let tape = match seed {
             Some(seed) => Tape::training(shard_seed(seed, i)),
@@ -490,7 +504,10 @@ where
             tokens: output.tokens,
             grads,
         })
-    })
+    };
+    let mut results = tensor::parallel_map(pieces.len(), |k| (order[k], run_one(order[k])));
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Runs `task` over every batch of `source` without recording (`no_grad`
