@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use nn::{CellKind, ModelConfig, SentimentConfig, SentimentHead, SentimentModel};
+use nn::{CellKind, ModelConfig, SentimentConfig, SentimentHead, SentimentModel, SentimentPool};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
@@ -84,6 +84,9 @@ struct Options {
     /// Dropout on the recurrent state, one mask per sequence (Keras' recurrent_dropout)
     #[arg(long, default_value = "0", value_parser = probability)]
     recurrent_dropout: f64,
+    /// What the classifier reads: the final state (last), or the mean or max of the outputs over time
+    #[arg(long, default_value = "last")]
+    pool: SentimentPool,
     /// The classifier: one logit (sigmoid) or two classes (softmax, the PyTorch tutorial's)
     #[arg(long, default_value = "logit")]
     head: SentimentHead,
@@ -93,9 +96,12 @@ struct Options {
     /// Clip gradients to this global norm (0 = off)
     #[arg(long, default_value = "5", value_parser = non_negative)]
     clip: f64,
-    /// Stop after this many epochs without a better validation loss
+    /// Stop after this many epochs without a better --monitor figure
     #[arg(long, value_parser = at_least_one)]
     patience: Option<usize>,
+    /// The validation figure that picks best.safetensors and drives --patience
+    #[arg(long, default_value = "val_loss", value_parser = ["val_loss", "val_accuracy"])]
+    monitor: String,
     /// Use only N training and N test reviews (a quick smoke run)
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     limit: Option<usize>,
@@ -222,6 +228,7 @@ fn run(o: Options) -> Result<(), String> {
         input_dropout: o.input_dropout,
         recurrent_dropout: o.recurrent_dropout,
         head: o.head,
+        pool: o.pool,
         ..SentimentConfig::new(vocab.len())
     };
     let mut model = SentimentModel::<f32>::new(model_config, &mut StdRng::seed_from_u64(o.seed));
@@ -237,7 +244,11 @@ fn run(o: Options) -> Result<(), String> {
         seed: o.seed,
         clip_norm: (o.clip > 0.0).then_some(o.clip),
         patience: o.patience,
-        monitor: Monitor::ValidationLoss,
+        monitor: if o.monitor == "val_accuracy" {
+            Monitor::ValidationAccuracy
+        } else {
+            Monitor::ValidationLoss
+        },
         resume: o.resume,
         metadata,
         ..TrainerConfig::new(o.epochs, &o.out)
@@ -268,11 +279,12 @@ fn run(o: Options) -> Result<(), String> {
     trainer::load_best(&mut model, &report).map_err(|e| e.to_string())?;
     let test_batches = DataLoader::new(&test, evaluation).map_err(|e| e.to_string())?;
     let tested = evaluate(&model, &test_batches, task, trainer.config().shard_size);
-    let (best_epoch, best_loss) = report.best.unwrap_or((0, f64::NAN));
+    let (best_epoch, best_value) = report.best.unwrap_or((0, f64::NAN));
     println!(
-        "test: loss {:.4} accuracy {:.4} (best.safetensors: epoch {best_epoch}, val_loss {best_loss:.4})",
+        "test: loss {:.4} accuracy {:.4} (best.safetensors: epoch {best_epoch}, {} {best_value:.4})",
         tested.loss,
-        tested.accuracy.unwrap_or(f64::NAN)
+        tested.accuracy.unwrap_or(f64::NAN),
+        o.monitor
     );
     println!(
         "wrote {}/{{history.csv, loss.svg, accuracy.svg, best.safetensors, last.safetensors, vocab.txt}}",

@@ -107,7 +107,7 @@ pub use init::{Init, InitScheme};
 pub use linear::{Linear, LinearOptions};
 pub use models::{
     CharRnn, CharRnnConfig, ConfigError, Metadata, ModelConfig, SentimentConfig, SentimentHead,
-    SentimentModel,
+    SentimentModel, SentimentPool,
 };
 pub use module::{LoadReport, Module, ShapeMismatch, StateDictError, Visitor, VisitorMut};
 pub use recurrent::{

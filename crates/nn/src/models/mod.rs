@@ -13,4 +13,4 @@ pub mod sentiment;
 
 pub use char_rnn::{CharRnn, CharRnnConfig};
 pub use config::{ConfigError, Metadata, ModelConfig};
-pub use sentiment::{SentimentConfig, SentimentHead, SentimentModel};
+pub use sentiment::{SentimentConfig, SentimentHead, SentimentModel, SentimentPool};

@@ -49,6 +49,45 @@ impl std::str::FromStr for SentimentHead {
     }
 }
 
+/// How a [`SentimentModel`] reduces the encoder's outputs over time to one
+/// feature vector per review.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SentimentPool {
+    /// The final state: `h` after the last valid token (Keras'
+    /// `return_sequences=False`, the tutorials' model).
+    #[default]
+    Last,
+    /// The mean of the outputs over the valid steps (Keras'
+    /// `GlobalAveragePooling1D` with a mask): `f = sum_t m_t h_t / sum_t m_t`.
+    Mean,
+    /// The largest output of each feature over the valid steps (Keras'
+    /// `GlobalMaxPooling1D`): `f_j = max_t h_tj` where `m_t = 1`.
+    Max,
+}
+
+impl std::fmt::Display for SentimentPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SentimentPool::Last => "last",
+            SentimentPool::Mean => "mean",
+            SentimentPool::Max => "max",
+        })
+    }
+}
+
+impl std::str::FromStr for SentimentPool {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "last" => Ok(SentimentPool::Last),
+            "mean" => Ok(SentimentPool::Mean),
+            "max" => Ok(SentimentPool::Max),
+            _ => Err(format!("expected last, mean or max, got {text:?}")),
+        }
+    }
+}
+
 /// Configuration of a [`SentimentModel`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SentimentConfig {
@@ -76,6 +115,8 @@ pub struct SentimentConfig {
     pub init: InitScheme,
     /// One logit (default) or two classes.
     pub head: SentimentHead,
+    /// The final state (default), or the mean or max of the outputs over time.
+    pub pool: SentimentPool,
 }
 
 impl SentimentConfig {
@@ -94,6 +135,7 @@ impl SentimentConfig {
             padding_idx: Some(0),
             init: InitScheme::Keras,
             head: SentimentHead::Logit,
+            pool: SentimentPool::Last,
         }
     }
 }
@@ -116,6 +158,7 @@ impl ModelConfig for SentimentConfig {
             ("padding_idx", optional_to_string(self.padding_idx)),
             ("init", self.init.to_string()),
             ("head", self.head.to_string()),
+            ("pool", self.pool.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -137,6 +180,11 @@ impl ModelConfig for SentimentConfig {
             padding_idx: optional_field(m, "padding_idx")?,
             init: field(m, "init")?,
             head: field(m, "head")?,
+            // Checkpoints written before pooling existed read the final state.
+            pool: match m.get("pool") {
+                None => SentimentPool::Last,
+                Some(_) => field(m, "pool")?,
+            },
         })
     }
 }
@@ -276,7 +324,11 @@ impl<T: Element> SentimentModel<T> {
             ..Default::default()
         };
         let encoded = self.encoder.forward_options(tape, &x, &options);
-        let features = self.dropout.forward(&encoded.final_hidden());
+        let pooled = match self.config.pool {
+            SentimentPool::Last => encoded.final_hidden(),
+            pool => pool_over_time(tape, &encoded.output, mask, pool),
+        };
+        let features = self.dropout.forward(&pooled);
         let logits = self.fc.forward(tape, &features);
         match self.config.head {
             SentimentHead::Logit => logits.reshape(&[ids.shape()[0]]),
@@ -340,6 +392,36 @@ impl<T: Element> SentimentModel<T> {
             .add::<T>("dropout", "Dropout", &[batch, features], &self.dropout)
             .add("fc", "Linear", &[batch, self.fc.out_features()], &self.fc);
         summary
+    }
+}
+
+/// The mean or max of `output` `[B, T, F]` over the valid steps of `mask`
+/// `[B, T]` (every step when there is no mask): `[B, F]`.
+///
+/// The recurrent layer writes zeros at padded steps, so the mean is the sum
+/// over time divided by the number of valid steps; for the max, padded steps
+/// are pushed far below any output (`h` lies in `(-1, 1)`) so none can win.
+fn pool_over_time<T: Element>(
+    tape: &Tape<T>,
+    output: &Var<T>,
+    mask: Option<&Tensor<T>>,
+    pool: SentimentPool,
+) -> Var<T> {
+    let (batch, time) = (output.dim(0), output.dim(1));
+    let mask = match mask {
+        Some(mask) => mask.reshape(&[batch, time, 1]),
+        None => Tensor::ones(&[batch, time, 1]),
+    };
+    match pool {
+        SentimentPool::Last => unreachable!("the final state is not pooled"),
+        SentimentPool::Mean => {
+            let valid_steps = mask.sum_axis(1, false).map(|count| count.max(T::ONE));
+            output.sum_axis(1, false).div(&tape.constant(valid_steps))
+        }
+        SentimentPool::Max => {
+            let below = mask.map(|m| (m - T::ONE) * T::from_f64(1e4));
+            output.add(&tape.constant(below)).max_axis(1, false)
+        }
     }
 }
 
@@ -447,6 +529,56 @@ mod tests {
         assert!(text.contains(&format!("Total params: {}", model.num_params())));
     }
 
+    /// Mean and max pooling read only the valid steps: they equal the same
+    /// reduction written out by hand over the unpadded output, and a pre-padded
+    /// review scores as the review alone.
+    #[test]
+    fn pooling_reads_only_the_valid_steps() {
+        for pool in [SentimentPool::Mean, SentimentPool::Max] {
+            let model = SentimentModel::<f64>::new(
+                SentimentConfig { pool, ..tiny() },
+                &mut StdRng::seed_from_u64(2),
+            );
+            let tape = Tape::no_grad();
+            let padded = model
+                .forward(&tape, &Indices::new(vec![0, 0, 3, 4, 5], &[1, 5]), None)
+                .item();
+            let alone = model
+                .forward(&tape, &Indices::new(vec![3, 4, 5], &[1, 3]), None)
+                .item();
+            assert!(
+                (padded - alone).abs() < 1e-14,
+                "{pool}: {padded} vs {alone}"
+            );
+
+            let ids = Indices::new(vec![3, 4, 5], &[1, 3]);
+            let output = model
+                .encoder
+                .forward(&tape, &model.embedding.forward(&tape, &ids))
+                .output;
+            let steps: Vec<Vec<f64>> = (0..3)
+                .map(|t| output.value().select(1, t).to_vec())
+                .collect();
+            let by_hand: Vec<f64> = (0..steps[0].len())
+                .map(|j| match pool {
+                    SentimentPool::Mean => steps.iter().map(|h| h[j]).sum::<f64>() / 3.0,
+                    _ => steps.iter().map(|h| h[j]).fold(f64::MIN, f64::max),
+                })
+                .collect();
+            let pooled = pool_over_time(&tape, &output, None, pool);
+            let logit = model.fc.forward(&tape, &pooled).item();
+            let expected = model
+                .fc
+                .forward(
+                    &tape,
+                    &tape.constant(Tensor::from_vec(by_hand.clone(), &[1, by_hand.len()])),
+                )
+                .item();
+            assert_eq!(pooled.value().to_vec(), by_hand, "{pool}");
+            assert!((logit - alone).abs() < 1e-14 && (expected - alone).abs() < 1e-14);
+        }
+    }
+
     #[test]
     fn the_configuration_round_trips_through_metadata() {
         let config = SentimentConfig {
@@ -455,10 +587,16 @@ mod tests {
             dropout: 0.25,
             head: SentimentHead::TwoClass,
             init: InitScheme::PyTorch,
+            pool: SentimentPool::Max,
             ..tiny()
         };
         let metadata = config.to_metadata();
         assert_eq!(SentimentConfig::from_metadata(&metadata), Ok(config));
+        // A checkpoint written before pooling existed reads the final state.
+        let mut older = metadata.clone();
+        older.remove("pool");
+        let read = SentimentConfig::from_metadata(&older).unwrap();
+        assert_eq!(read.pool, SentimentPool::Last);
         let mut broken = metadata.clone();
         broken.insert("hidden_size".into(), "many".into());
         let error = SentimentConfig::from_metadata(&broken).unwrap_err();
