@@ -100,7 +100,7 @@ impl<T: Element> Var<T> {
         let (x, w) = (self.value().clone(), weight.value().clone());
         let mut y = x.matmul(&w);
         let b = addend.value().contiguous();
-        tensor::simd::wide(AddInto {
+        tensor::fast::simd::wide(AddInto {
             out: y.data_mut(),
             addend: b.as_slice().expect("contiguous"),
         });
@@ -135,7 +135,7 @@ struct AddInto<'a, T> {
     addend: &'a [T],
 }
 
-impl<T: Element> tensor::simd::WideLoop for AddInto<'_, T> {
+impl<T: Element> tensor::fast::simd::WideLoop for AddInto<'_, T> {
     type Output = ();
 
     #[inline(always)]
