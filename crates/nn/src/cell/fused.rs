@@ -110,9 +110,9 @@ pub fn lstm_step<T: Element>(gates: &Var<T>, c: &Var<T>) -> (Var<T>, Var<T>) {
         .tape()
         .record("lstm_step", hc, &[gates, c], saved, move |input| {
             let grad = dense(&input.grad_output);
-            let act = input.saved[0].as_slice().expect("contiguous");
-            let c_prev = input.saved[1].as_slice().expect("contiguous");
-            let tanh_c = input.saved[2].as_slice().expect("contiguous");
+            let [act, c_prev, tanh_c] = input
+                .saved_tensors()
+                .map(|t| t.as_slice().expect("contiguous"));
             let mut d_gates = vec![T::ZERO; batch * 4 * hidden];
             let mut d_c_prev = vec![T::ZERO; batch * hidden];
             tensor::fast::simd::wide(LstmBackward {
@@ -180,9 +180,9 @@ pub fn gru_step<T: Element>(x: &Var<T>, m: &Var<T>, h: &Var<T>) -> Var<T> {
         saved,
         move |input| {
             let grad = dense(&input.grad_output);
-            let act = input.saved[0].as_slice().expect("contiguous");
-            let ms = input.saved[1].as_slice().expect("contiguous");
-            let hs = input.saved[2].as_slice().expect("contiguous");
+            let [act, ms, hs] = input
+                .saved_tensors()
+                .map(|t| t.as_slice().expect("contiguous"));
             let mut dx = vec![T::ZERO; batch * 3 * hidden];
             let mut dm = vec![T::ZERO; batch * 3 * hidden];
             let mut dh = vec![T::ZERO; batch * hidden];
