@@ -27,7 +27,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use tensor::matmul::{gemm_with, GemmConfig, MatMut, MatRef};
+use tensor::fast::matmul::{gemm_with, GemmConfig, MatMut, MatRef};
 
 /// One product: `C (m x n) = A (m x k) B (k x n)`, with A and/or B possibly
 /// stored transposed (then read through swapped strides).

@@ -75,6 +75,17 @@ impl<T: Element> Tape<T> {
     /// can be backpropagated once, and holds no tensor afterwards: the
     /// weights it read are no longer shared, and an optimizer updates them
     /// in place.
+    ///
+    /// ```
+    /// use autograd::Tape;
+    /// use tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![3.0], &[1]));
+    /// let y = &x * &x + &x; // x is used three times: its gradient's pieces add up
+    /// let grads = tape.backward(&y.sum()).unwrap();
+    /// assert_eq!(grads[&x].to_vec(), vec![7.0]); // d(x^2 + x)/dx = 2x + 1
+    /// ```
     pub fn backward(&self, loss: &Var<T>) -> Result<Gradients<T>, BackwardError> {
         if loss.value().numel() != 1 {
             return Err(BackwardError::NonScalarLoss {

@@ -47,6 +47,42 @@ impl<T: Element> BackwardInput<T> {
     pub fn needs_grad(&self, i: usize) -> bool {
         self.needs_grad[i]
     }
+
+    /// The saved tensors, to be named in one line: `let [a, b] = input.saved_tensors();`.
+    ///
+    /// # Panics
+    /// If the forward pass saved other than `N` tensors.
+    pub fn saved_tensors<const N: usize>(&self) -> [&Tensor<T>; N] {
+        assert_eq!(
+            self.saved.len(),
+            N,
+            "a backward rule expected {N} saved tensors, the forward pass saved {}",
+            self.saved.len()
+        );
+        std::array::from_fn(|i| &self.saved[i])
+    }
+
+    /// The full gradient for parent `i`, computed by `grad` only if that parent
+    /// wants one ([`needs_grad`](Self::needs_grad)); `None` otherwise.
+    ///
+    /// ```
+    /// # use autograd::Tape;
+    /// # use tensor::Tensor;
+    /// let tape = Tape::new();
+    /// let a = tape.leaf(Tensor::from_vec(vec![2.0f64], &[1]));
+    /// let b = tape.constant(Tensor::from_vec(vec![3.0f64], &[1]));
+    /// // y = a * b: dL/da = g * b; b is a constant, so its rule is never run.
+    /// let y = tape.record("mul_by_constant", a.value() * b.value(), &[&a, &b], vec![b.value().clone()], |input| {
+    ///     let [b] = input.saved_tensors();
+    ///     let g = &input.grad_output;
+    ///     smallvec::smallvec![input.grad_for(0, || g * b), input.grad_for(1, || unreachable!())]
+    /// });
+    /// let grads = tape.backward(&y.sum()).unwrap();
+    /// assert_eq!(grads.get(&a).unwrap().to_vec(), vec![3.0]);
+    /// ```
+    pub fn grad_for(&self, i: usize, grad: impl FnOnce() -> Tensor<T>) -> Option<GradientPiece<T>> {
+        self.needs_grad(i).then(grad).map(GradientPiece::Full)
+    }
 }
 
 /// One gradient piece per parent, in parent order (`None`: no gradient for that parent).

@@ -12,6 +12,18 @@ use tensor::{Element, Tensor};
 use crate::tape::Tape;
 
 /// A value recorded on a [`Tape`]. Cheap to clone (an `Rc` and an `Arc`).
+///
+/// ```
+/// use autograd::Tape;
+/// use tensor::Tensor;
+///
+/// let tape = Tape::<f64>::new();
+/// let a = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[2]));     // needs a gradient
+/// let b = tape.constant(Tensor::from_vec(vec![3.0, 4.0], &[2])); // does not
+/// let y = (&a * &b + 1.0).tanh(); // three ops recorded: mul, add_scalar, tanh
+/// assert!(a.requires_grad() && !b.requires_grad() && y.requires_grad());
+/// assert_eq!(y.value().to_vec(), vec![4.0f64.tanh(), 9.0f64.tanh()]);
+/// ```
 pub struct Var<T: Element = f32> {
     tape: Tape<T>,
     node: Option<usize>,

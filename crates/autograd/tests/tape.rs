@@ -525,7 +525,7 @@ fn tensor<T: Element>(values: &[f64], shape: &[usize]) -> Tensor<T> {
 }
 
 fn as_f64<T: Element>(t: &Tensor<T>) -> Vec<f64> {
-    t.to_vec().into_iter().map(Element::to_f64).collect()
+    t.to_vec().into_iter().map(T::to_f64).collect()
 }
 
 /// `l = max(x, 0) - x t + ln(1 + e^-|x|)` and `dl/dx = sigmoid(x) - t`. At `|x| = 1e4`

@@ -9,6 +9,13 @@
 //! is a property of the tape ([`Tape::training`](autograd::Tape::training)),
 //! not of the layer: the layer holds only `p`, its forward pass changes
 //! nothing in the model, and a step with the same seed draws the same masks.
+//!
+//! The op itself, forward and backward, is autograd's
+//! [`Var::dropout`](autograd::Var::dropout), and it exists only there: this
+//! layer is that op with its `p` kept, so that a model can hold it as a named
+//! field and its summary can list it. The recurrent layers' input and
+//! recurrent dropout draw their masks with the same op's
+//! [`dropout_mask`](autograd::ops::arith::dropout_mask).
 
 use autograd::Var;
 use tensor::Element;

@@ -64,8 +64,10 @@
 //!   `bias_ih`, `bias_hh` in PyTorch's gate order; a sequence layer names them
 //!   `weight_ih_l0`, `bias_hh_l1_reverse`, ...; a model's names are the
 //!   paths to its parameters (`lstm.weight_ih_l0`). A PyTorch `state_dict`
-//!   of the same architecture, with the same attribute names, saved with
-//!   safetensors loads and gives the same outputs (tested to 1e-10).
+//!   of the same architecture saved with safetensors loads and gives the
+//!   same outputs (tested to 1e-10), provided its names are exactly ours:
+//!   the PyTorch module's attributes must be named as our fields are
+//!   (there is no renaming table; see [`checkpoint`]).
 //! - **Keras' initializers by default**, each documented on its layer:
 //!   Glorot-uniform input kernels, orthogonal recurrent kernels, zero biases,
 //!   LSTM forget-gate bias 1, `U(-0.05, 0.05)` embeddings.

@@ -1,7 +1,8 @@
 //! `Linear` (Keras' `Dense`): `y = act(x W^T + b)`.
 //!
-//! `W` is stored `[out, in]`, PyTorch's layout, so `fc.weight` loads from a
-//! PyTorch checkpoint as is. Any number of leading axes is allowed: a
+//! `W` is stored `[out, in]`, PyTorch's layout, so a PyTorch checkpoint's
+//! `fc.weight` loads with no transpose (under the same name: see
+//! [`checkpoint`](crate::checkpoint)). Any number of leading axes is allowed: a
 //! `[B, T, in]` input is read as `B*T` rows, multiplied once, and reshaped
 //! back to `[B, T, out]`.
 

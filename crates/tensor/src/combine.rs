@@ -3,12 +3,20 @@
 //! Both copy (the inputs live in different buffers). Their adjoints are views:
 //! `split` undoes `concat` and `unbind` undoes `stack`.
 
-use crate::element::Element;
+use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
 use crate::tensor::Tensor;
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// Joins tensors along `axis`; all other axes must match.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let (a, b) = (Tensor::<f32>::zeros(&[2, 1]), Tensor::<f32>::ones(&[2, 2]));
+    /// let joined = Tensor::concat(&[a.clone(), b], 1);
+    /// assert_eq!(joined.to_vec(), vec![0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    /// assert_eq!(Tensor::stack(&[a.clone(), a], 0).shape(), &[2, 2, 1]);
+    /// ```
     ///
     /// # Panics
     /// If the list is empty, the axis is out of range, or shapes differ off `axis`.

@@ -4,7 +4,9 @@
 //! [`Tensor::zip_with`] applies a binary one after broadcasting both operands
 //! to a common shape (see [`shape`]). Each has a fast path for
 //! contiguous operands — a plain loop over slices that the compiler vectorizes
-//! and that large tensors split over threads — and a strided path for views.
+//! and that large tensors split over threads (`fill_in_parallel`, from the
+//! appendix's [`fast::threads`](crate::fast::threads); read it as "run this
+//! loop over `out`, in pieces") — and a strided path for views.
 //! Every named op below (`exp`, `add`, `maximum`, ...) is one line on top of them.
 //!
 //! The Rust operators `+ - * /` work on `&Tensor` (and on `Tensor` by value) with
@@ -12,14 +14,20 @@
 
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
-use crate::element::Element;
+use crate::fast::threads::{fill_in_parallel, worth_splitting};
+use crate::scalar::Scalar;
 use crate::shape::{self, broadcast_shapes, broadcast_strides};
 use crate::tensor::Tensor;
-use crate::threads::{fill_in_parallel, worth_splitting};
 use crate::walk::for_each_row;
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// Applies `f` to every element.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![-1.0f32, 0.5, 2.0], &[3]);
+    /// assert_eq!(t.map(|x| x.max(0.0)).to_vec(), vec![0.0, 0.5, 2.0]); // what `relu` is
+    /// ```
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
         if let Some(input) = self.as_slice() {
             if !worth_splitting(input.len()) {
@@ -54,6 +62,14 @@ impl<T: Element> Tensor<T> {
     }
 
     /// Applies `f` to matching elements of `self` and `other`, broadcast to a common shape.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let column = Tensor::from_vec(vec![1.0f32, 2.0], &[2, 1]);
+    /// let row = Tensor::from_vec(vec![10.0f32, 20.0, 30.0], &[3]);
+    /// let table = column.zip_with(&row, "times", |a, b| a * b); // [2, 1] and [3] broadcast to [2, 3]
+    /// assert_eq!(table.to_vec(), vec![10.0, 20.0, 30.0, 20.0, 40.0, 60.0]);
+    /// ```
     ///
     /// # Panics
     /// If the shapes do not broadcast, or broadcast to a shape with more elements
@@ -315,7 +331,7 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-impl<T: Element> AddAssign<&Tensor<T>> for Tensor<T> {
+impl<T: Scalar> AddAssign<&Tensor<T>> for Tensor<T> {
     /// Adds `other` (broadcast to `self`'s shape) in place; copies first only if the
     /// storage is shared.
     ///
@@ -365,32 +381,32 @@ impl<T: Element> AddAssign<&Tensor<T>> for Tensor<T> {
 
 macro_rules! binary_operator {
     ($trait:ident, $method:ident, $op:literal, $f:expr) => {
-        impl<T: Element> $trait<&Tensor<T>> for &Tensor<T> {
+        impl<T: Scalar> $trait<&Tensor<T>> for &Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, other: &Tensor<T>) -> Tensor<T> {
                 self.zip_with(other, $op, $f)
             }
         }
-        impl<T: Element> $trait<Tensor<T>> for Tensor<T> {
+        impl<T: Scalar> $trait<Tensor<T>> for Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, other: Tensor<T>) -> Tensor<T> {
                 self.zip_with(&other, $op, $f)
             }
         }
-        impl<T: Element> $trait<&Tensor<T>> for Tensor<T> {
+        impl<T: Scalar> $trait<&Tensor<T>> for Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, other: &Tensor<T>) -> Tensor<T> {
                 self.zip_with(other, $op, $f)
             }
         }
-        impl<T: Element> $trait<T> for &Tensor<T> {
+        impl<T: Scalar> $trait<T> for &Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, scalar: T) -> Tensor<T> {
                 let f = $f;
                 self.map(move |x| f(x, scalar))
             }
         }
-        impl<T: Element> $trait<T> for Tensor<T> {
+        impl<T: Scalar> $trait<T> for Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, scalar: T) -> Tensor<T> {
                 let f = $f;
@@ -405,14 +421,14 @@ binary_operator!(Sub, sub, "sub", |a: T, b: T| a - b);
 binary_operator!(Mul, mul, "mul", |a: T, b: T| a * b);
 binary_operator!(Div, div, "div", |a: T, b: T| a / b);
 
-impl<T: Element> Neg for &Tensor<T> {
+impl<T: Scalar> Neg for &Tensor<T> {
     type Output = Tensor<T>;
     fn neg(self) -> Tensor<T> {
         self.map(|x| -x)
     }
 }
 
-impl<T: Element> Neg for Tensor<T> {
+impl<T: Scalar> Neg for Tensor<T> {
     type Output = Tensor<T>;
     fn neg(self) -> Tensor<T> {
         self.map(|x| -x)
@@ -457,7 +473,7 @@ mod tests {
 
     #[test]
     fn large_tensors_split_over_threads_give_the_same_values() {
-        let n = 5 * crate::threads::MIN_ELEMENTS_PER_THREAD + 3;
+        let n = 5 * crate::fast::threads::MIN_ELEMENTS_PER_THREAD + 3;
         let t = Tensor::<f32>::from_vec((0..n).map(|i| i as f32).collect(), &[n]);
         let doubled = &t + &t;
         assert!(doubled

@@ -10,7 +10,7 @@
 //! Each adjoint *adds* where its forward *reads*, so a row looked up twice
 //! receives both gradients.
 
-use crate::element::Element;
+use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
 use crate::tensor::Tensor;
 
@@ -68,7 +68,7 @@ impl Indices {
     }
 
     /// The values as floats (for metrics or masks).
-    pub fn to_tensor<T: Element>(&self) -> Tensor<T> {
+    pub fn to_tensor<T: Scalar>(&self) -> Tensor<T> {
         Tensor::from_vec(
             self.values.iter().map(|&v| T::from_usize(v)).collect(),
             &self.shape,
@@ -85,9 +85,15 @@ fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// The entries `ids` along `axis`, in order (repeats allowed). With `axis = 0` on a
     /// `[vocab, dim]` table this is an embedding lookup giving `[ids.len(), dim]`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let table = Tensor::<f32>::arange(6).reshape(&[3, 2]); // 3 words, 2 features each
+    /// assert_eq!(table.index_select(0, &[2, 0, 2]).to_vec(), vec![4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+    /// ```
     ///
     /// # Panics
     /// If the axis is out of range or an id is out of bounds.
@@ -264,6 +270,13 @@ impl<T: Element> Tensor<T> {
 
     /// PyTorch's `gather`: `out[i][j] = self[i][index[i][j]]` for `axis = 1` (likewise
     /// for any axis). The result has the index's shape.
+    ///
+    /// ```
+    /// use tensor::{Indices, Tensor};
+    /// let scores = Tensor::from_vec(vec![0.1f32, 0.7, 0.2, 0.5, 0.3, 0.2], &[2, 3]);
+    /// let targets = Indices::new(vec![1, 0], &[2, 1]); // one class per row
+    /// assert_eq!(scores.gather(1, &targets).to_vec(), vec![0.7, 0.5]);
+    /// ```
     ///
     /// # Panics
     /// If the index has another number of axes, is larger than `self` off `axis`, or

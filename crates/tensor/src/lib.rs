@@ -19,7 +19,8 @@
 //! stride 0, so it reads the same element many times.
 //!
 //! ## Reading order
-//! 1. [`element`]: the two number types (`f32` for training, `f64` for gradient checks).
+//! The core, front to back, is everything a tensor *does*:
+//! 1. [`scalar`]: the two number types (`f32` for training, `f64` for gradient checks).
 //! 2. [`shape`]: strides, contiguity, and NumPy's broadcasting rule.
 //! 3. [`tensor`]: the [`Tensor`] struct and its constructors.
 //! 4. [`view`]: reshape, permute, transpose, narrow, select, broadcast — all without copying.
@@ -29,9 +30,16 @@
 //! 8. [`index`]: integer [`Indices`], embedding lookup (`index_select`), `gather`, and their adjoints.
 //! 9. [`combine`]: `concat` and `stack`.
 //! 10. [`random`]: seeded random tensors.
-//! 11. [`threads`]: how many threads big ops use, and `pool.rs`: the worker
-//!     threads they run on, started once and kept.
-//! 12. [`matmul`]: matrix multiplication the BLIS way — packing, cache blocking, SIMD micro-kernels, threads.
+//! 11. [`reference`](mod@reference): the matrix product as its definition, three loops.
+//!
+//! Then the appendix, [`fast`], is how the same results come out fast: `f32`
+//! math a loop can vectorize, wide SIMD, a pool of worker threads, and
+//! [`Tensor::matmul`], matrix multiplication the BLIS way (packing, cache
+//! blocking, SIMD micro-kernels, threads), tested equal to the reference. The
+//! core calls into it in two places only, both leaves: `f32`'s `exp`/`tanh`/
+//! `sigmoid` come from [`fast::fastmath`], and large elementwise ops split
+//! their output over [`fast::threads`]. The crates above use [`Element`]: a
+//! [`Scalar`] the fast matrix multiply has kernels for.
 //!
 //! ```
 //! use tensor::Tensor;
@@ -51,23 +59,24 @@
 
 #![warn(missing_docs)]
 
+// The core, in reading order.
 pub mod combine;
-pub mod element;
 pub mod elementwise;
-pub mod fastmath;
 pub mod index;
-pub mod matmul;
-mod pool;
 pub mod random;
 pub mod reduce;
+pub mod reference;
+pub mod scalar;
 pub mod shape;
-pub mod simd;
 pub mod tensor;
-pub mod threads;
 pub mod view;
 pub mod walk;
 
-pub use element::Element;
+// The appendix.
+pub mod fast;
+
+pub use fast::matmul::Element;
+pub use fast::threads::{num_threads, parallel_map, set_num_threads};
 pub use index::Indices;
+pub use scalar::Scalar;
 pub use tensor::Tensor;
-pub use threads::{num_threads, parallel_map, set_num_threads};

@@ -6,10 +6,10 @@
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::element::Element;
+use crate::scalar::Scalar;
 use crate::tensor::{allocation_len, Tensor};
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// Independent draws from the uniform distribution on `[low, high)`.
     ///
     /// # Panics

@@ -9,15 +9,15 @@
 //! Softmax is computed stably: `softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m)` with
 //! `m = max_j x_j`, so no exponent ever overflows.
 
-use crate::element::Element;
 use crate::index::Indices;
+use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
 use crate::tensor::Tensor;
 use crate::walk::for_each_row;
 
 /// Sums a slice with eight independent accumulators: vectorizable, and more
 /// accurate than one running total for long rows.
-fn sum_slice<T: Element>(values: &[T]) -> T {
+fn sum_slice<T: Scalar>(values: &[T]) -> T {
     let mut lanes = [T::ZERO; 8];
     let mut chunks = values.chunks_exact(8);
     for chunk in &mut chunks {
@@ -29,7 +29,7 @@ fn sum_slice<T: Element>(values: &[T]) -> T {
     lanes.iter().copied().sum::<T>() + tail
 }
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// Reduces the axes marked in `reduced` with `f`, starting from `init`; the
     /// result keeps every axis (reduced ones with size 1).
     fn reduce_keepdim(&self, reduced: &[bool], init: T, f: impl Fn(T, T) -> T) -> Tensor<T> {
@@ -91,6 +91,14 @@ impl<T: Element> Tensor<T> {
     }
 
     /// Sums along `axis`; `keepdim` keeps it with size 1.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(t.sum_axis(0, false).to_vec(), vec![5.0, 7.0, 9.0]); // down the columns
+    /// assert_eq!(t.sum_axis(1, true).shape(), &[2, 1]);
+    /// assert_eq!(t.sum().item(), 21.0);
+    /// ```
     ///
     /// # Panics
     /// If the axis is out of range.
@@ -211,6 +219,14 @@ impl<T: Element> Tensor<T> {
     ///
     /// Axes that broadcasting added (on the left) or stretched (from size 1) are summed.
     ///
+    /// ```
+    /// use tensor::Tensor;
+    /// // A bias [3] was broadcast over 2 rows; its gradient sums the rows back.
+    /// let g = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(g.sum_to(&[3]).to_vec(), vec![5.0, 7.0, 9.0]);
+    /// assert_eq!(g.sum_to(&[2, 1]).to_vec(), vec![6.0, 15.0]);
+    /// ```
+    ///
     /// # Panics
     /// If `shape` does not broadcast to `self.shape()`.
     pub fn sum_to(&self, shape: &[usize]) -> Tensor<T> {
@@ -259,6 +275,12 @@ impl<T: Element> Tensor<T> {
     }
 
     /// `softmax(x)_i = e^(x_i - max) / sum_j e^(x_j - max)` along `axis`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let p = Tensor::from_vec(vec![0.0f64, 0.0, 1000.0, 1000.0], &[2, 2]).softmax(1);
+    /// assert_eq!(p.to_vec(), vec![0.5, 0.5, 0.5, 0.5]); // no overflow: the max is subtracted first
+    /// ```
     ///
     /// # Panics
     /// If the axis is out of range.

@@ -147,6 +147,37 @@ pub fn check_axis(axis: usize, ndim: usize, op: &str) -> usize {
     axis
 }
 
+/// Checks a request to cut `axis` of `shape` into pieces of the given sizes
+/// ([`Tensor::split`](crate::Tensor::split)).
+///
+/// # Panics
+/// Naming `split` and the shape, if the axis is out of range or the sizes do
+/// not add up to its length.
+pub fn check_split(shape: &[usize], sizes: &[usize], axis: usize) {
+    check_axis(axis, shape.len(), "split");
+    let total = sizes.iter().try_fold(0usize, |sum, &n| sum.checked_add(n));
+    assert!(
+        total == Some(shape[axis]),
+        "split: sizes {sizes:?} do not add up to axis {axis} of shape {shape:?}"
+    );
+}
+
+/// The sizes of `chunks` equal pieces of `axis` of `shape`
+/// ([`Tensor::chunk`](crate::Tensor::chunk)).
+///
+/// # Panics
+/// Naming `chunk` and the shape, if the axis is out of range or its length is
+/// not a multiple of `chunks`.
+pub fn chunk_sizes(shape: &[usize], chunks: usize, axis: usize) -> Vec<usize> {
+    check_axis(axis, shape.len(), "chunk");
+    let n = shape[axis];
+    assert!(
+        chunks > 0 && n.is_multiple_of(chunks),
+        "chunk: axis {axis} of shape {shape:?} cannot be cut into {chunks} equal pieces"
+    );
+    vec![n / chunks; chunks]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

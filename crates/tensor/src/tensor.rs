@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::element::Element;
+use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
 
 /// An n-dimensional array of `f32` or `f64` on the CPU.
@@ -16,7 +16,7 @@ use crate::shape::{self, Dims};
 /// `offset` say which elements of it this tensor sees and in what order:
 /// index `[i0, .., ik]` lives at `storage[offset + i0*strides[0] + .. + ik*strides[k]]`.
 #[derive(Clone)]
-pub struct Tensor<T: Element = f32> {
+pub struct Tensor<T: Scalar = f32> {
     pub(crate) storage: Arc<Vec<T>>,
     pub(crate) shape: Dims,
     pub(crate) strides: Dims,
@@ -27,7 +27,7 @@ pub struct Tensor<T: Element = f32> {
 /// [`shape::numel_or_panic`], and no more bytes than one allocation may hold
 /// (`isize::MAX`), so an absurd shape panics naming the op and the shape
 /// rather than deep inside `Vec` with "capacity overflow".
-pub(crate) fn allocation_len<T: Element>(shape: &[usize], op: &str) -> usize {
+pub(crate) fn allocation_len<T: Scalar>(shape: &[usize], op: &str) -> usize {
     let count = shape::numel_or_panic(shape, op);
     let fits = count
         .checked_mul(T::BYTES)
@@ -40,8 +40,15 @@ pub(crate) fn allocation_len<T: Element>(shape: &[usize], op: &str) -> usize {
     count
 }
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// Builds a contiguous tensor that owns `data`, read row-major as `shape`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!((t.shape(), t.strides()), (&[2, 3][..], &[3, 1][..])); // row-major
+    /// assert_eq!(t.get(&[1, 0]), 4.0);
+    /// ```
     ///
     /// # Panics
     /// If `data.len()` is not the product of `shape`, or that product overflows
@@ -89,6 +96,13 @@ impl<T: Element> Tensor<T> {
 
     /// A tensor of zeros.
     ///
+    /// ```
+    /// use tensor::Tensor;
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 2]).to_vec(), vec![0.0; 4]);
+    /// assert_eq!(Tensor::full(&[3], 7.0f64).to_vec(), vec![7.0; 3]);
+    /// assert_eq!(Tensor::<f32>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+    /// ```
+    ///
     /// # Panics
     /// If the sizes of `shape` multiply past `usize::MAX`: `zeros(&[1 << 32, 1 << 32])`
     /// is refused, not a tensor of `2^64 mod 2^64 = 0` elements.
@@ -131,6 +145,12 @@ impl<T: Element> Tensor<T> {
     }
 
     /// A tensor whose element at each index is `f(index)`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::from_fn(&[2, 3], |i| (10 * i[0] + i[1]) as f32);
+    /// assert_eq!(t.to_vec(), vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+    /// ```
     ///
     /// # Panics
     /// If the sizes of `shape` multiply past `usize::MAX`.
@@ -254,6 +274,14 @@ impl<T: Element> Tensor<T> {
     }
 
     /// This tensor if it is already contiguous (no copy), otherwise a contiguous copy.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).t(); // a view, strides [1, 2]
+    /// assert!(!t.is_contiguous());
+    /// let c = t.contiguous(); // copied into row-major order
+    /// assert_eq!((c.strides(), c.to_vec()), (&[2, 1][..], vec![1.0, 3.0, 2.0, 4.0]));
+    /// ```
     pub fn contiguous(&self) -> Tensor<T> {
         if self.is_contiguous() {
             self.clone()
@@ -340,7 +368,7 @@ impl<T: Element> Tensor<T> {
     }
 
     /// Converts every element to another element type (`f32` to `f64`, say).
-    pub fn cast<U: Element>(&self) -> Tensor<U> {
+    pub fn cast<U: Scalar>(&self) -> Tensor<U> {
         Tensor::from_vec(
             self.to_vec()
                 .into_iter()
@@ -367,24 +395,24 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-impl<T: Element> PartialEq for Tensor<T> {
+impl<T: Scalar> PartialEq for Tensor<T> {
     /// Equal when shapes match and every element is equal (layouts may differ).
     fn eq(&self, other: &Self) -> bool {
         self.shape == other.shape && self.to_vec() == other.to_vec()
     }
 }
 
-impl<T: Element> fmt::Debug for Tensor<T> {
+impl<T: Scalar> fmt::Debug for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Tensor<{}>{:?} ", T::NAME, self.shape.as_slice())?;
         fmt::Display::fmt(self, f)
     }
 }
 
-impl<T: Element> fmt::Display for Tensor<T> {
+impl<T: Scalar> fmt::Display for Tensor<T> {
     /// Prints nested brackets like NumPy; long axes show their first and last three entries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn write_axis<T: Element>(
+        fn write_axis<T: Scalar>(
             t: &Tensor<T>,
             f: &mut fmt::Formatter<'_>,
             index: &mut Vec<usize>,

@@ -14,11 +14,11 @@
 //! | `broadcast_to` | size-1 axes stretched with stride 0 |
 //! | `split`, `chunk` | several `narrow`s covering one axis |
 
-use crate::element::Element;
+use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
 use crate::tensor::Tensor;
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     fn view(&self, shape: Dims, strides: Dims, offset: usize) -> Tensor<T> {
         Tensor {
             storage: self.storage.clone(),
@@ -30,6 +30,13 @@ impl<T: Element> Tensor<T> {
 
     /// The same elements in row-major order, read as `shape`. A view if the tensor
     /// is contiguous, a copy otherwise.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(6).reshape(&[2, 3]);
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// assert!(t.shares_storage_with(&t.reshape(&[3, 2]))); // contiguous: a view
+    /// ```
     ///
     /// # Panics
     /// If `shape` holds a different number of elements (or more than a `usize` can count).
@@ -50,6 +57,13 @@ impl<T: Element> Tensor<T> {
     }
 
     /// Reorders the axes: axis `i` of the result is axis `order[i]` of `self`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::<f32>::zeros(&[2, 3, 4]);
+    /// let p = t.permute(&[2, 0, 1]);
+    /// assert_eq!((p.shape(), p.strides()), (&[4, 2, 3][..], &[1, 12, 4][..]));
+    /// ```
     ///
     /// # Panics
     /// If `order` is not a permutation of `0..ndim`.
@@ -95,6 +109,14 @@ impl<T: Element> Tensor<T> {
     }
 
     /// Entries `start..start + length` along `axis`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(12).reshape(&[3, 4]);
+    /// let middle = t.narrow(1, 1, 2); // columns 1 and 2 of every row
+    /// assert_eq!(middle.to_vec(), vec![1.0, 2.0, 5.0, 6.0, 9.0, 10.0]);
+    /// assert_eq!(t.select(0, 2).to_vec(), vec![8.0, 9.0, 10.0, 11.0]); // row 2, axis removed
+    /// ```
     ///
     /// # Panics
     /// If the range does not fit in the axis.
@@ -171,6 +193,14 @@ impl<T: Element> Tensor<T> {
 
     /// Stretches size-1 axes (and adds leading axes) to reach `shape`, with stride 0.
     ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let row = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+    /// let rows = row.broadcast_to(&[2, 3]); // stride 0 along the new axis: no copy
+    /// assert_eq!(rows.strides(), &[0, 1]);
+    /// assert_eq!(rows.to_vec(), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+    /// ```
+    ///
     /// # Panics
     /// If the tensor does not broadcast to `shape`, or `shape` has more elements
     /// than a `usize` can count (a broadcast view copies nothing, but every op
@@ -198,16 +228,18 @@ impl<T: Element> Tensor<T> {
 
     /// Cuts `axis` into consecutive pieces of the given sizes (views).
     ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(5);
+    /// let pieces = t.split(&[2, 3], 0);
+    /// assert_eq!((pieces[0].to_vec(), pieces[1].to_vec()), (vec![0.0, 1.0], vec![2.0, 3.0, 4.0]));
+    /// assert_eq!(t.reshape(&[1, 4 + 1]).chunk(5, 1).len(), 5);
+    /// ```
+    ///
     /// # Panics
     /// If the sizes do not add up to the axis length.
     pub fn split(&self, sizes: &[usize], axis: usize) -> Vec<Tensor<T>> {
-        shape::check_axis(axis, self.ndim(), "split");
-        let total = sizes.iter().try_fold(0usize, |sum, &n| sum.checked_add(n));
-        assert!(
-            total == Some(self.shape[axis]),
-            "split: sizes {sizes:?} do not add up to axis {axis} of shape {:?}",
-            self.shape()
-        );
+        shape::check_split(&self.shape, sizes, axis);
         let mut start = 0;
         sizes
             .iter()
@@ -224,14 +256,7 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// If the axis length is not divisible by `chunks`.
     pub fn chunk(&self, chunks: usize, axis: usize) -> Vec<Tensor<T>> {
-        shape::check_axis(axis, self.ndim(), "chunk");
-        let n = self.shape[axis];
-        assert!(
-            chunks > 0 && n.is_multiple_of(chunks),
-            "chunk: axis {axis} of shape {:?} cannot be cut into {chunks} equal pieces",
-            self.shape()
-        );
-        self.split(&vec![n / chunks; chunks], axis)
+        self.split(&shape::chunk_sizes(&self.shape, chunks, axis), axis)
     }
 
     /// Every entry along `axis`, each with that axis removed (views).

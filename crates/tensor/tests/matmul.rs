@@ -7,7 +7,7 @@
 //! Every kernel the machine can run is forced in turn, for `f32` and `f64`.
 
 use proptest::prelude::*;
-use tensor::matmul::{gemm_with, GemmConfig, Kernel, MatMut, MatRef};
+use tensor::fast::matmul::{gemm_with, GemmConfig, Kernel, MatMut, MatRef};
 use tensor::{Element, Tensor};
 
 /// A tiny deterministic generator (SplitMix64), so a proptest seed fixes the data.
@@ -519,7 +519,7 @@ fn scalar_operand_panics() {
 #[should_panic(expected = "gemm: A is 2x3, B is 4x2, C is 2x2")]
 fn gemm_checks_dimensions() {
     let (a, b, mut c) = (vec![0.0f32; 6], vec![0.0f32; 8], vec![0.0f32; 4]);
-    tensor::matmul::gemm(
+    tensor::fast::matmul::gemm(
         1.0,
         MatRef::from_slice(&a, 2, 3),
         MatRef::from_slice(&b, 4, 2),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::matmul::{gemm, MatMut, MatRef};
+use tensor::fast::matmul::{gemm, MatMut, MatRef};
 use tensor::{Indices, Tensor};
 
 fn m(shape: &[usize]) -> Tensor<f32> {

@@ -52,18 +52,24 @@
 //! validation, checkpoints, history, progress, resuming and early stopping.
 //!
 //! ## Reading order
-//! 1. [`data`]: finding, reading, tokenizing and batching the IMDB reviews and character corpora.
+//! 1. [`data`]: finding, reading, tokenizing and batching the IMDB reviews and
+//!    character corpora, one step per file in the order a load runs them
+//!    (`paths`, `download`, `imdb::archive`, `tokenizer`, `vocab`, `imdb`,
+//!    `imdb::cached`, `loader`; `text` for characters; `error` for what can fail).
 //! 2. [`optim`]: SGD, Adam(W), RMSprop and gradient clipping, each rule in its own file.
 //! 3. [`metrics`]: accuracy and running means, computed without a tape.
 //! 4. [`history`]: per-epoch metrics written as CSV and drawn as SVG by
 //!    [`plot`], line charts with `plotters` (a log axis for vanishing gradients).
-//! 5. [`trainer`]: the loop every program runs, and the files it keeps;
+//! 5. [`trainer`]: the loop every program runs (`mod.rs`), what a problem plugs
+//!    into it (`task.rs`), its settings and errors (`config.rs`), a batch on
+//!    every core (`shards.rs`), and the files it keeps (`files.rs`);
 //!    [`tasks`]: how a batch of each dataset becomes a loss.
 //! 6. [`cli`] and [`memory`]: small helpers of the example programs
 //!    (checking flags, reporting the peak memory).
 //!
 //! The crate only calls the ones below it: [`data`] needs nothing but
-//! `tensor`, so a reader can study it before, or without, the autodiff.
+//! `tensor` (and `nn`'s crash-test hook, `pause_point`, in its atomic
+//! writes), so a reader can study it before, or without, the autodiff.
 
 #![warn(missing_docs)]
 
@@ -79,7 +85,7 @@ pub mod trainer;
 
 /// The mutation tester shared with the other crates' parser tests (it is
 /// the workspace's `tests/support/mutation.rs`); the cache's mutation test,
-/// in `data::imdb`, needs it inside the crate because the cache reader is private.
+/// in `data::imdb::cached`, needs it inside the crate because the cache reader is private.
 #[cfg(test)]
 #[path = "../../../tests/support/mutation.rs"]
 mod mutation;

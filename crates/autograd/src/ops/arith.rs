@@ -46,16 +46,10 @@ impl<T: Element> Var<T> {
         let (a, b) = (self.value().clone(), other.value().clone());
         self.tape()
             .record("mul", a.mul(&b), &[self, other], vec![a, b], |input| {
-                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ([a, b], g) = (input.saved_tensors(), &input.grad_output);
                 smallvec![
-                    input
-                        .needs_grad(0)
-                        .then(|| g.mul(b).sum_to(a.shape()))
-                        .and_then(full),
-                    input
-                        .needs_grad(1)
-                        .then(|| g.mul(a).sum_to(b.shape()))
-                        .and_then(full),
+                    input.grad_for(0, || g.mul(b).sum_to(a.shape())),
+                    input.grad_for(1, || g.mul(a).sum_to(b.shape())),
                 ]
             })
     }
@@ -66,17 +60,11 @@ impl<T: Element> Var<T> {
         let (a, b) = (self.value().clone(), other.value().clone());
         self.tape()
             .record("div", a.div(&b), &[self, other], vec![a, b], |input| {
-                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ([a, b], g) = (input.saved_tensors(), &input.grad_output);
                 let g_over_b = g.div(b);
                 smallvec![
-                    input
-                        .needs_grad(0)
-                        .then(|| g_over_b.sum_to(a.shape()))
-                        .and_then(full),
-                    input
-                        .needs_grad(1)
-                        .then(|| g_over_b.mul(a).div(b).neg().sum_to(b.shape()))
-                        .and_then(full),
+                    input.grad_for(0, || g_over_b.sum_to(a.shape())),
+                    input.grad_for(1, || g_over_b.mul(a).div(b).neg().sum_to(b.shape())),
                 ]
             })
     }
@@ -144,7 +132,7 @@ impl<T: Element> Var<T> {
         let value = a.zip_with(&b, op, move |x, y| if wins(y, x) { y } else { x });
         self.tape()
             .record(op, value, &[self, other], vec![a, b], move |input| {
-                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ([a, b], g) = (input.saved_tensors(), &input.grad_output);
                 let half = T::from_f64(0.5);
                 // Share of the gradient that goes to `a`: 1 if a wins, 1/2 on a tie, 0 if b wins.
                 let share_a = a.zip_with(b, op, move |x, y| {
@@ -177,7 +165,7 @@ impl<T: Element> Var<T> {
             &[on_true, on_false],
             vec![mask.clone()],
             move |input| {
-                let (g, mask) = (&input.grad_output, &input.saved[0]);
+                let ([mask], g) = (input.saved_tensors(), &input.grad_output);
                 smallvec![
                     full(Tensor::where_(mask, g, &zeros).sum_to(&shape_a)),
                     full(Tensor::where_(mask, &zeros, g).sum_to(&shape_b)),

@@ -83,12 +83,7 @@ impl<T: Element> Var<T> {
         let losses = self
             .tape()
             .record("bce_with_logits", value, &[self], saved, |input| {
-                let (g, x, t, w) = (
-                    &input.grad_output,
-                    &input.saved[0],
-                    &input.saved[1],
-                    &input.saved[2],
-                );
+                let ([x, t, w], g) = (input.saved_tensors(), &input.grad_output);
                 let residual = x.zip_with(t, "bce_backward", |x, t| x.sigmoid() - t);
                 smallvec![full(residual.mul(w).mul(g))]
             });
@@ -151,8 +146,7 @@ impl<T: Element> Var<T> {
         let losses = self
             .tape()
             .record("cross_entropy", value, &[self], saved, move |input| {
-                let (g, log_probs, keep_mask) =
-                    (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ([log_probs, keep_mask], g) = (input.saved_tensors(), &input.grad_output);
                 let ones = Tensor::ones(&[keep_mask.numel(), 1]);
                 let softmax_minus_onehot =
                     log_probs.exp().scatter_add(1, &safe_targets, &ones.neg());

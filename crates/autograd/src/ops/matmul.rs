@@ -15,6 +15,20 @@ impl<T: Element> Var<T> {
     ///
     /// The transposes are views: the matmul's packing reads them in place.
     ///
+    /// ```
+    /// use autograd::Tape;
+    /// use tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]));
+    /// let w = tape.leaf(Tensor::from_vec(vec![3.0, 4.0, 5.0, 6.0], &[2, 2]));
+    /// let y = x.matmul(&w);
+    /// assert_eq!(y.value().to_vec(), vec![13.0, 16.0]);
+    /// let grads = tape.backward(&y.sum()).unwrap(); // G = [[1, 1]]
+    /// assert_eq!(grads[&x].to_vec(), vec![7.0, 11.0]);          // G W^T
+    /// assert_eq!(grads[&w].to_vec(), vec![1.0, 1.0, 2.0, 2.0]); // X^T G
+    /// ```
+    ///
     /// # Panics
     /// As [`Tensor::matmul`](tensor::Tensor::matmul).
     pub fn matmul(&self, other: &Var<T>) -> Var<T> {
@@ -52,7 +66,7 @@ impl<T: Element> Var<T> {
             &[self, other],
             vec![a, b],
             |input| {
-                let (g, a, b) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ([a, b], g) = (input.saved_tensors(), &input.grad_output);
                 let grad_b = if a.ndim() == 2 && b.ndim() == 2 {
                     // Multiplied out later, with any other products reaching B (see `gradients`).
                     Some(GradientPiece::Product {
@@ -63,10 +77,7 @@ impl<T: Element> Var<T> {
                     full(a.t().matmul(g).sum_to(b.shape()))
                 };
                 smallvec![
-                    input
-                        .needs_grad(0)
-                        .then(|| g.matmul(&b.t()).sum_to(a.shape()))
-                        .and_then(full),
+                    input.grad_for(0, || g.matmul(&b.t()).sum_to(a.shape())),
                     input.needs_grad(1).then_some(grad_b).flatten(),
                 ]
             },
@@ -100,7 +111,7 @@ impl<T: Element> Var<T> {
         let (x, w) = (self.value().clone(), weight.value().clone());
         let mut y = x.matmul(&w);
         let b = addend.value().contiguous();
-        tensor::simd::wide(AddInto {
+        tensor::fast::simd::wide(AddInto {
             out: y.data_mut(),
             addend: b.as_slice().expect("contiguous"),
         });
@@ -110,19 +121,19 @@ impl<T: Element> Var<T> {
             &[self, weight, addend],
             vec![x, w],
             move |input| {
-                let (g, x, w) = (&input.grad_output, &input.saved[0], &input.saved[1]);
+                let ([x, w], g) = (input.saved_tensors(), &input.grad_output);
                 let addend = if per_row {
                     g.sum_axis(0, false)
                 } else {
                     g.clone()
                 };
                 smallvec![
-                    input.needs_grad(0).then(|| g.matmul(&w.t())).and_then(full),
+                    input.grad_for(0, || g.matmul(&w.t())),
                     input.needs_grad(1).then(|| GradientPiece::Product {
                         a: x.t(),
                         b: g.clone(),
                     }),
-                    input.needs_grad(2).then_some(addend).and_then(full),
+                    input.grad_for(2, || addend),
                 ]
             },
         )
@@ -135,7 +146,7 @@ struct AddInto<'a, T> {
     addend: &'a [T],
 }
 
-impl<T: Element> tensor::simd::WideLoop for AddInto<'_, T> {
+impl<T: Element> tensor::fast::simd::WideLoop for AddInto<'_, T> {
     type Output = ();
 
     #[inline(always)]

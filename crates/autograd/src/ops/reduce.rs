@@ -97,7 +97,7 @@ impl<T: Element> Var<T> {
         let y = self.value().softmax(axis);
         self.tape()
             .record("softmax", y.clone(), &[self], vec![y], move |input| {
-                let (g, y) = (&input.grad_output, &input.saved[0]);
+                let ([y], g) = (input.saved_tensors(), &input.grad_output);
                 let dot = g.mul(y).sum_axis(axis, true);
                 smallvec![full(y.mul(&g.sub(&dot)))]
             })
@@ -111,7 +111,7 @@ impl<T: Element> Var<T> {
         let y = self.value().log_softmax(axis);
         self.tape()
             .record("log_softmax", y.clone(), &[self], vec![y], move |input| {
-                let (g, y) = (&input.grad_output, &input.saved[0]);
+                let ([y], g) = (input.saved_tensors(), &input.grad_output);
                 let total = g.sum_axis(axis, true);
                 let grad = y.exp().mul(&total);
                 smallvec![full(g.sub(&grad))]

@@ -228,7 +228,7 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If the sizes do not add up to the axis length.
     pub fn split(&self, sizes: &[usize], axis: usize) -> Vec<Var<T>> {
-        let _ = self.value().split(sizes, axis); // checks the sizes, with a clear message
+        tensor::shape::check_split(self.shape(), sizes, axis);
         let mut start = 0;
         sizes
             .iter()
@@ -245,14 +245,10 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If the axis length is not divisible by `chunks`.
     pub fn chunk(&self, chunks: usize, axis: usize) -> Vec<Var<T>> {
-        // The tensor's chunk checks the request and gives the piece sizes.
-        let sizes: Vec<usize> = self
-            .value()
-            .chunk(chunks, axis)
-            .iter()
-            .map(|piece| piece.dim(axis))
-            .collect();
-        self.split(&sizes, axis)
+        self.split(
+            &tensor::shape::chunk_sizes(self.shape(), chunks, axis),
+            axis,
+        )
     }
 
     /// Every entry along `axis`, each with the axis removed (time steps of a sequence, say).

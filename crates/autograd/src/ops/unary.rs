@@ -21,7 +21,8 @@ impl<T: Element> Var<T> {
     ) -> Var<T> {
         self.tape()
             .record(op, value, &[self], vec![saved], move |input| {
-                smallvec![full(input.grad_output.zip_with(&input.saved[0], op, local))]
+                let ([saved], g) = (input.saved_tensors(), &input.grad_output);
+                smallvec![full(g.zip_with(saved, op, local))]
             })
     }
 
@@ -47,6 +48,18 @@ impl<T: Element> Var<T> {
     }
 
     /// `y = tanh x`. `dL/dx = g * (1 - y^2)`.
+    ///
+    /// ```
+    /// use autograd::Tape;
+    /// use tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![0.0, 1.0], &[2]));
+    /// let grads = tape.backward(&x.tanh().sum()).unwrap();
+    /// let slope = grads[&x].to_vec();
+    /// assert_eq!(slope[0], 1.0);
+    /// assert!((slope[1] - (1.0 - 1.0f64.tanh().powi(2))).abs() < 1e-15);
+    /// ```
     pub fn tanh(&self) -> Var<T> {
         let y = self.value().tanh();
         self.unary("tanh", y.clone(), y, |g, y| g * (T::ONE - y * y))
@@ -103,12 +116,10 @@ impl<T: Element> Var<T> {
         let x = self.value().clone();
         self.tape()
             .record("powf", x.powf(exponent), &[self], vec![x], move |input| {
-                let p = exponent;
-                smallvec![full(input.grad_output.zip_with(
-                    &input.saved[0],
-                    "powf",
-                    move |g, x| g * p * x.powf(p - T::ONE)
-                ))]
+                let (p, [x], g) = (exponent, input.saved_tensors(), &input.grad_output);
+                smallvec![full(
+                    g.zip_with(x, "powf", move |g, x| g * p * x.powf(p - T::ONE))
+                )]
             })
     }
 
@@ -122,11 +133,8 @@ impl<T: Element> Var<T> {
             vec![x],
             move |input| {
                 let inside = move |g: T, x: T| if x >= low && x <= high { g } else { T::ZERO };
-                smallvec![full(input.grad_output.zip_with(
-                    &input.saved[0],
-                    "clamp",
-                    inside
-                ))]
+                let ([x], g) = (input.saved_tensors(), &input.grad_output);
+                smallvec![full(g.zip_with(x, "clamp", inside))]
             },
         )
     }

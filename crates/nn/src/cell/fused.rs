@@ -17,7 +17,7 @@
 
 use autograd::{GradientPiece, Var};
 use smallvec::smallvec;
-use tensor::simd::WideLoop;
+use tensor::fast::simd::WideLoop;
 use tensor::{Element, Tensor};
 
 /// The tensor itself if it is contiguous, else a contiguous copy: either
@@ -92,7 +92,7 @@ pub fn lstm_step<T: Element>(gates: &Var<T>, c: &Var<T>) -> (Var<T>, Var<T>) {
     let mut tanh_c = vec![T::ZERO; batch * hidden];
     // The output: h' and c' side by side, [B, 2H].
     let mut hc = vec![T::ZERO; batch * 2 * hidden];
-    tensor::simd::wide(LstmForward {
+    tensor::fast::simd::wide(LstmForward {
         a: a.as_slice().expect("dense"),
         c_prev: c_prev.as_slice().expect("dense"),
         act: &mut act,
@@ -110,12 +110,12 @@ pub fn lstm_step<T: Element>(gates: &Var<T>, c: &Var<T>) -> (Var<T>, Var<T>) {
         .tape()
         .record("lstm_step", hc, &[gates, c], saved, move |input| {
             let grad = dense(&input.grad_output);
-            let act = input.saved[0].as_slice().expect("contiguous");
-            let c_prev = input.saved[1].as_slice().expect("contiguous");
-            let tanh_c = input.saved[2].as_slice().expect("contiguous");
+            let [act, c_prev, tanh_c] = input
+                .saved_tensors()
+                .map(|t| t.as_slice().expect("contiguous"));
             let mut d_gates = vec![T::ZERO; batch * 4 * hidden];
             let mut d_c_prev = vec![T::ZERO; batch * hidden];
-            tensor::simd::wide(LstmBackward {
+            tensor::fast::simd::wide(LstmBackward {
                 grad: grad.as_slice().expect("dense"),
                 act,
                 c_prev,
@@ -164,7 +164,7 @@ pub fn gru_step<T: Element>(x: &Var<T>, m: &Var<T>, h: &Var<T>) -> Var<T> {
     // Saved for backward: r, z, n.
     let mut act = vec![T::ZERO; batch * 3 * hidden];
     let mut out = vec![T::ZERO; batch * hidden];
-    tensor::simd::wide(GruForward {
+    tensor::fast::simd::wide(GruForward {
         x: xs.as_slice().expect("dense"),
         m: ms.as_slice().expect("dense"),
         h: hs.as_slice().expect("dense"),
@@ -180,13 +180,13 @@ pub fn gru_step<T: Element>(x: &Var<T>, m: &Var<T>, h: &Var<T>) -> Var<T> {
         saved,
         move |input| {
             let grad = dense(&input.grad_output);
-            let act = input.saved[0].as_slice().expect("contiguous");
-            let ms = input.saved[1].as_slice().expect("contiguous");
-            let hs = input.saved[2].as_slice().expect("contiguous");
+            let [act, ms, hs] = input
+                .saved_tensors()
+                .map(|t| t.as_slice().expect("contiguous"));
             let mut dx = vec![T::ZERO; batch * 3 * hidden];
             let mut dm = vec![T::ZERO; batch * 3 * hidden];
             let mut dh = vec![T::ZERO; batch * hidden];
-            tensor::simd::wide(GruBackward {
+            tensor::fast::simd::wide(GruBackward {
                 grad: grad.as_slice().expect("dense"),
                 act,
                 m: ms,
@@ -206,7 +206,7 @@ pub fn gru_step<T: Element>(x: &Var<T>, m: &Var<T>, h: &Var<T>) -> Var<T> {
 }
 
 // The loops of the two steps, each run with the widest vectors
-// (`tensor::simd::wide`): one pass per line of the equations, over a row's
+// (`tensor::fast::simd::wide`): one pass per line of the equations, over a row's
 // gate blocks, in the order the composed cells compute them.
 
 /// The LSTM step's forward loop (see [`lstm_step`]).

@@ -30,6 +30,20 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// With [`CellOptions::fused`] (the default) the elementwise part of a step
 /// runs as one op, [`fused::gru_step`](super::fused::gru_step); the code
 /// below is the composed graph it is proven equal to.
+///
+/// ```
+/// use autograd::Tape;
+/// use nn::{CellOptions, GruCell, RecurrentCell};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use tensor::Tensor;
+///
+/// let cell = GruCell::<f32>::new(3, 5, &CellOptions::default(), &mut StdRng::seed_from_u64(0));
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::ones(&[2, 3])); // one time step of a batch of 2
+/// let state = cell.zero_state(&tape, 2);        // [h], [2, 5]
+/// let next = cell.forward(&tape, &x, &state);   // nn.GruCell(x, state)
+/// assert_eq!((next.len(), next[0].shape()), (1, &[2, 5][..]));
+/// ```
 #[derive(Clone, Debug)]
 pub struct GruCell<T: Element = f32> {
     params: CellParams<T>,
@@ -82,7 +96,7 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
         let [h_r, h_z, h_n] = gate_blocks(&hidden);
         let r = (&x_r + &h_r).sigmoid();
         let z = (&x_z + &h_z).sigmoid();
-        let n = (&x_n + &(&r * &h_n)).tanh();
+        let n = (&x_n + &r * &h_n).tanh();
         let h = one_minus(&z) * n + &z * h;
         vec![h]
     }

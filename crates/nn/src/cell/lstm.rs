@@ -38,6 +38,20 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// With [`CellOptions::fused`] (the default) the elementwise part of a step
 /// runs as one op, [`fused::lstm_step`](super::fused::lstm_step); the code
 /// below is the composed graph it is proven equal to.
+///
+/// ```
+/// use autograd::Tape;
+/// use nn::{CellOptions, LstmCell, RecurrentCell};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use tensor::Tensor;
+///
+/// let cell = LstmCell::<f32>::new(3, 5, &CellOptions::default(), &mut StdRng::seed_from_u64(0));
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::ones(&[2, 3])); // one time step of a batch of 2
+/// let state = cell.zero_state(&tape, 2);        // [h, c], each [2, 5]
+/// let next = cell.forward(&tape, &x, &state);   // nn.LstmCell(x, state)
+/// assert_eq!((next.len(), next[0].shape()), (2, &[2, 5][..]));
+/// ```
 #[derive(Clone, Debug)]
 pub struct LstmCell<T: Element = f32> {
     params: CellParams<T>,

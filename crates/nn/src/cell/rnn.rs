@@ -22,6 +22,20 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// `W_hh` orthogonal, biases zero; with
 /// [`InitScheme::PyTorch`](crate::InitScheme) everything is
 /// `U(-1/sqrt(H), 1/sqrt(H))`.
+///
+/// ```
+/// use autograd::Tape;
+/// use nn::{CellOptions, RnnCell, RecurrentCell};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use tensor::Tensor;
+///
+/// let cell = RnnCell::<f32>::new(3, 5, &CellOptions::default(), &mut StdRng::seed_from_u64(0));
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::ones(&[2, 3])); // one time step of a batch of 2
+/// let state = cell.zero_state(&tape, 2);        // [h], [2, 5]
+/// let next = cell.forward(&tape, &x, &state);   // nn.RnnCell(x, state)
+/// assert_eq!((next.len(), next[0].shape()), (1, &[2, 5][..]));
+/// ```
 #[derive(Clone, Debug)]
 pub struct RnnCell<T: Element = f32> {
     params: CellParams<T>,

@@ -18,7 +18,7 @@
 //! `PartFile` guard), so the cache never keeps a bad or partial file and the
 //! next run simply retries. If the program is killed instead, the `.part`
 //! file stays behind, and the next run that uses the cache directory removes
-//! it (see `PartFile` in `data/mod.rs`: a download in progress holds a lock
+//! it (see `PartFile` in `data/atomic.rs`: a download in progress holds a lock
 //! on its file, a dead one does not).
 //!
 //! HTTP is done by `ureq`, a small blocking client; the progress bar by

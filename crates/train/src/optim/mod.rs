@@ -171,6 +171,20 @@ pub trait Optimizer<T: Element = f32>: Sync {
     /// error leaves every parameter as it was. Drop the step's tape first:
     /// then nothing else shares the weights, and they update in place.
     ///
+    /// ```
+    /// use autograd::{Param, Tape};
+    /// use tensor::Tensor;
+    /// use train::optim::{Optimizer, Sgd};
+    ///
+    /// let mut w = Param::new(Tensor::from_vec(vec![1.0f32, -2.0], &[2]));
+    /// let tape = Tape::new();
+    /// let loss = tape.param(&w).square().sum(); // L = sum w^2, dL/dw = 2w
+    /// let grads = tape.backward(&loss).unwrap();
+    /// drop((tape, loss)); // the weights are no longer shared: they update in place
+    /// Sgd::new(0.25).step(&mut w, &grads).unwrap(); // w - 0.25 * 2w = w / 2
+    /// assert_eq!(w.value().to_vec(), vec![0.5, -1.0]);
+    /// ```
+    ///
     /// # Errors
     /// An [`OptimError`] naming the parameter whose gradient or state has
     /// the wrong shape, or the hyperparameter out of range.

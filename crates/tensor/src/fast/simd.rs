@@ -54,7 +54,7 @@ pub trait WideLoop {
 /// (see the [module docs](self)).
 ///
 /// ```
-/// use tensor::simd::{wide, WideLoop};
+/// use tensor::fast::simd::{wide, WideLoop};
 ///
 /// struct Square<'a> { x: &'a [f32], y: &'a mut [f32] }
 /// impl WideLoop for Square<'_> {
@@ -104,7 +104,7 @@ unsafe fn with_avx2<L: WideLoop>(work: L) -> L::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fastmath::{sigmoid_f32, tanh_f32};
+    use crate::fast::fastmath::{sigmoid_f32, tanh_f32};
 
     struct Mix<'a>(&'a [f32]);
 

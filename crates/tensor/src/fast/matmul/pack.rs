@@ -25,7 +25,7 @@
 //! the `MR`-fold (or `NR`-fold) reuse of every packed value by the kernel.
 
 use super::MatRef;
-use crate::element::Element;
+use crate::Element;
 
 /// Packs an `rows x depth` block of A into slivers of `MR` rows (see the module docs).
 pub(crate) fn pack_a<T: Element, const MR: usize>(a: MatRef<'_, T>, dst: &mut [T]) {
@@ -109,7 +109,7 @@ pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
     use super::{pack_panels, MatRef};
-    use crate::matmul::kernel::Unaligned;
+    use crate::fast::matmul::kernel::Unaligned;
 
     /// [`pack_a`](super::pack_a) for `f32`.
     pub(crate) fn pack_a_f32<const P: usize>(a: MatRef<'_, f32>, dst: &mut [f32]) {

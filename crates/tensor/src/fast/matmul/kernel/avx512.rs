@@ -24,7 +24,7 @@
 use std::arch::x86_64::*;
 
 use super::{simd_tile, MicroKernel};
-use crate::matmul::pack;
+use crate::fast::matmul::pack;
 
 /// `f32`, 12 x 32 tile.
 pub(super) const F32: MicroKernel<f32> = MicroKernel {

@@ -23,7 +23,7 @@
 use std::arch::x86_64::*;
 
 use super::{simd_tile, MicroKernel};
-use crate::matmul::pack;
+use crate::fast::matmul::pack;
 
 /// `f32`, 6 x 16 tile.
 pub(super) const F32: MicroKernel<f32> = MicroKernel {

@@ -43,10 +43,11 @@
 
 use std::sync::Mutex;
 
-use super::kernel::{CView, GemmElement, MicroKernel};
+use super::kernel::{GemmElement, MicroKernel};
+use super::macro_kernel::CView;
 use super::{gemm_serial, MatRef};
-use crate::element::Element;
-use crate::pool::{run_team, Team};
+use crate::fast::pool::{run_team, Team};
+use crate::Element;
 
 /// The least work (in flops, `2 m n k` in all) worth giving one more thread.
 ///
@@ -57,7 +58,7 @@ use crate::pool::{run_team, Team};
 pub(crate) const MIN_FLOPS_PER_THREAD: usize = 2 << 20;
 
 /// How many threads a product of this size should use: at most `requested`
-/// (`None`: [`crate::threads::num_threads`], asked only when more than one
+/// (`None`: [`crate::fast::threads::num_threads`], asked only when more than one
 /// thread could help) and at most `units` (micro-tile rows or columns of C
 /// along the dimension that is split).
 fn plan_threads(requested: Option<usize>, m: usize, n: usize, k: usize, units: usize) -> usize {
@@ -67,7 +68,7 @@ fn plan_threads(requested: Option<usize>, m: usize, n: usize, k: usize, units: u
         return 1;
     }
     requested
-        .unwrap_or_else(crate::threads::num_threads)
+        .unwrap_or_else(crate::fast::threads::num_threads)
         .min(useful)
         .max(1)
 }

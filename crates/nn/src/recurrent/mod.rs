@@ -57,6 +57,9 @@
 //! once at the end. Per step there remain one `[B, H] @ [H, G*H]` product and
 //! a few `[B, H]` elementwise ops.
 
+mod options;
+mod time_loop;
+
 use std::sync::{Mutex, PoisonError};
 
 use autograd::ops::arith::dropout_mask;
@@ -64,8 +67,11 @@ use autograd::{Tape, Var};
 use rand::Rng;
 use tensor::{Element, Tensor};
 
-use crate::cell::{CellOptions, GruCell, LstmCell, RecurrentCell, RnnCell};
+use crate::cell::{GruCell, LstmCell, RecurrentCell, RnnCell};
 use crate::module::{Module, Visitor, VisitorMut};
+pub use options::{MergeMode, RecurrentConfig, RecurrentOutput, SequenceOptions};
+pub use time_loop::lengths_to_mask;
+use time_loop::{run_direction, step_mask};
 
 /// An LSTM layer (PyTorch's `nn.LSTM`, Keras' `LSTM`).
 pub type Lstm<T = f32> = Recurrent<T, LstmCell<T>>;
@@ -73,185 +79,6 @@ pub type Lstm<T = f32> = Recurrent<T, LstmCell<T>>;
 pub type Gru<T = f32> = Recurrent<T, GruCell<T>>;
 /// An Elman RNN layer (PyTorch's `nn.RNN`, Keras' `SimpleRNN`).
 pub type Rnn<T = f32> = Recurrent<T, RnnCell<T>>;
-
-/// How a bidirectional layer combines its two directions' outputs (Keras' `merge_mode`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MergeMode {
-    /// `[forward, reverse]` along the feature axis: `2H` features (PyTorch's only mode).
-    #[default]
-    Concat,
-    /// `forward + reverse`.
-    Sum,
-    /// `(forward + reverse) / 2`.
-    Mean,
-    /// `forward * reverse`.
-    Mul,
-}
-
-impl MergeMode {
-    /// Combines the directions' outputs (one or two vars of equal shape) along the last axis.
-    pub fn merge<T: Element>(&self, parts: &[Var<T>]) -> Var<T> {
-        if parts.len() == 1 {
-            return parts[0].clone();
-        }
-        let (a, b) = (&parts[0], &parts[1]);
-        match self {
-            MergeMode::Concat => Var::concat(parts, a.ndim() - 1),
-            MergeMode::Sum => a + b,
-            MergeMode::Mean => (a + b).mul_scalar(T::from_f64(0.5)),
-            MergeMode::Mul => a * b,
-        }
-    }
-
-    /// The number of features after merging `directions` outputs of `hidden` features.
-    pub fn merged_size(&self, hidden: usize, directions: usize) -> usize {
-        match self {
-            MergeMode::Concat => hidden * directions,
-            _ => hidden,
-        }
-    }
-}
-
-/// Configuration of a [`Recurrent`] layer. `Default` is one forward layer
-/// with Keras' initializers and no dropout.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RecurrentConfig {
-    /// Stacked layers; layer `l > 0` reads layer `l - 1`'s merged output (default 1).
-    pub num_layers: usize,
-    /// Run a second, reverse-time direction in every layer (default false).
-    pub bidirectional: bool,
-    /// How the two directions' outputs combine (default concat).
-    pub merge_mode: MergeMode,
-    /// Dropout on each layer's output except the last, in training passes
-    /// (PyTorch's `dropout`).
-    pub dropout: f64,
-    /// Dropout on each layer's input, one mask per sequence reused at every
-    /// step, in training passes (Keras' `dropout`).
-    pub input_dropout: f64,
-    /// Dropout on `h` before the recurrent product, one mask per sequence
-    /// reused at every step, in training passes (Keras' `recurrent_dropout`).
-    pub recurrent_dropout: f64,
-    /// Read the sequence from its end and return the output in that reversed
-    /// order (Keras' `go_backwards`).
-    pub go_backwards: bool,
-    /// Carry the final states over to the next batch (Keras' `stateful`).
-    pub stateful: bool,
-    /// Biases, initializers and (for the RNN) the activation.
-    pub cell: CellOptions,
-}
-
-impl Default for RecurrentConfig {
-    fn default() -> Self {
-        RecurrentConfig {
-            num_layers: 1,
-            bidirectional: false,
-            merge_mode: MergeMode::Concat,
-            dropout: 0.0,
-            input_dropout: 0.0,
-            recurrent_dropout: 0.0,
-            go_backwards: false,
-            stateful: false,
-            cell: CellOptions::default(),
-        }
-    }
-}
-
-impl RecurrentConfig {
-    /// 1 or 2.
-    pub fn directions(&self) -> usize {
-        if self.bidirectional {
-            2
-        } else {
-            1
-        }
-    }
-}
-
-/// Per-call options of [`Recurrent::forward_options`]: which steps are valid
-/// and where to start.
-#[derive(Clone, Copy, Debug)]
-pub struct SequenceOptions<'a, T: Element = f32> {
-    /// Valid steps per sequence, each sequence at the start of its row
-    /// (post-padding). Exclusive with `mask`.
-    pub lengths: Option<&'a [usize]>,
-    /// `[B, T]`, non-zero at valid steps; any pattern. Exclusive with `lengths`.
-    pub mask: Option<&'a Tensor<T>>,
-    /// `[h_0]` (RNN, GRU) or `[h_0, c_0]` (LSTM), each `[L*D, B, H]`; zeros
-    /// (or a stateful layer's carried states) if `None`.
-    pub initial_state: Option<&'a [Var<T>]>,
-}
-
-impl<T: Element> Default for SequenceOptions<'_, T> {
-    fn default() -> Self {
-        SequenceOptions {
-            lengths: None,
-            mask: None,
-            initial_state: None,
-        }
-    }
-}
-
-impl<'a, T: Element> SequenceOptions<'a, T> {
-    /// No lengths, no mask, default initial state.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// With per-sequence lengths (post-padded batch).
-    pub fn lengths(mut self, lengths: &'a [usize]) -> Self {
-        self.lengths = Some(lengths);
-        self
-    }
-
-    /// With a `[B, T]` mask of valid steps.
-    pub fn mask(mut self, mask: &'a Tensor<T>) -> Self {
-        self.mask = Some(mask);
-        self
-    }
-
-    /// With initial states.
-    pub fn initial_state(mut self, state: &'a [Var<T>]) -> Self {
-        self.initial_state = Some(state);
-        self
-    }
-}
-
-/// What a [`Recurrent`] layer returns: the whole output sequence and the final states.
-#[derive(Clone, Debug)]
-pub struct RecurrentOutput<T: Element = f32> {
-    /// `[B, T, F]`: the last layer's merged output at every step (Keras'
-    /// `return_sequences=True`, PyTorch's `output`); zeros at padded steps.
-    /// `F = H * directions` for concat, `H` otherwise.
-    pub output: Var<T>,
-    /// `[L*D, B, H]`: each layer's and direction's `h` at its last valid step.
-    pub h_n: Var<T>,
-    /// `[L*D, B, H]`: the LSTM's final cell state; `None` for the RNN and GRU.
-    pub c_n: Option<Var<T>>,
-    directions: usize,
-    merge_mode: MergeMode,
-}
-
-impl<T: Element> RecurrentOutput<T> {
-    /// The final states `[h_n]` or `[h_n, c_n]`, to pass as the next initial state.
-    pub fn state(&self) -> Vec<Var<T>> {
-        std::iter::once(self.h_n.clone())
-            .chain(self.c_n.clone())
-            .collect()
-    }
-
-    /// The last layer's final `h`, directions merged: `[B, F]`. This is Keras'
-    /// output with `return_sequences=False` (for `Bidirectional`, the merge
-    /// of the forward state after the last valid step and the reverse state
-    /// after the first), and what a classifier reads.
-    pub fn final_hidden(&self) -> Var<T> {
-        let layers_times_directions = self.h_n.dim(0);
-        let first = layers_times_directions - self.directions;
-        let parts: Vec<Var<T>> = (first..layers_times_directions)
-            .map(|i| self.h_n.select(0, i))
-            .collect();
-        self.merge_mode.merge(&parts)
-    }
-}
 
 /// A stack of recurrent layers over time, generic over the cell (see the [module docs](self)).
 #[derive(Debug)]
@@ -546,125 +373,6 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
         (0..C::STATE_PARTS)
             .map(|_| tape.constant(Tensor::zeros(&expected)))
             .collect()
-    }
-}
-
-/// The valid steps of a batch, prepared once per forward pass.
-struct StepMask<T: Element> {
-    /// Per step, `[B, 1]` (1 valid, 0 padded), or `None` if every sequence is valid there.
-    steps: Vec<Option<Tensor<T>>>,
-    /// `[T, B, 1]`, to zero the output at padded steps; `None` if nothing is padded.
-    time_major: Option<Tensor<T>>,
-}
-
-fn step_mask<T: Element>(
-    name: &str,
-    batch: usize,
-    time: usize,
-    lengths: Option<&[usize]>,
-    mask: Option<&Tensor<T>>,
-) -> StepMask<T> {
-    let mask = match (lengths, mask) {
-        (Some(_), Some(_)) => panic!("{name}: give lengths or a mask, not both"),
-        (None, None) => {
-            return StepMask {
-                steps: vec![None; time],
-                time_major: None,
-            }
-        }
-        (Some(lengths), None) => {
-            assert_eq!(
-                lengths.len(),
-                batch,
-                "{name}: {} lengths for a batch of {batch}",
-                lengths.len()
-            );
-            if let Some(&bad) = lengths.iter().find(|&&n| n > time) {
-                panic!("{name}: length {bad} is longer than the {time} time steps");
-            }
-            lengths_to_mask(lengths, time)
-        }
-        (None, Some(mask)) => {
-            assert_eq!(
-                mask.shape(),
-                [batch, time],
-                "{name}: mask of shape {:?}, expected [{batch}, {time}]",
-                mask.shape()
-            );
-            mask.ne_zero()
-        }
-    };
-    if mask.to_vec().iter().all(|&m| m != T::ZERO) {
-        return StepMask {
-            steps: vec![None; time],
-            time_major: None,
-        };
-    }
-    let steps = (0..time)
-        .map(|t| {
-            let column = mask.select(1, t).contiguous();
-            let all_valid = column.to_vec().iter().all(|&m| m != T::ZERO);
-            (!all_valid).then(|| column.reshape(&[batch, 1]))
-        })
-        .collect();
-    let time_major = Some(mask.t().contiguous().reshape(&[time, batch, 1]));
-    StepMask { steps, time_major }
-}
-
-/// The one time loop: runs `cell` over the projected steps (forward or in
-/// reverse), keeping the state at padded steps. Returns each step's `h` in
-/// time order and the final state.
-fn run_direction<T: Element, C: RecurrentCell<T>>(
-    cell: &C,
-    w: &crate::cell::CellWeights<T>,
-    projected: &[Var<T>],
-    mask: &[Option<Tensor<T>>],
-    mut state: Vec<Var<T>>,
-    reverse: bool,
-) -> (Vec<Var<T>>, Vec<Var<T>>) {
-    let time = projected.len();
-    let mut outputs: Vec<Option<Var<T>>> = vec![None; time];
-    for i in 0..time {
-        let t = if reverse { time - 1 - i } else { i };
-        let next = cell.step(w, &projected[t], &state);
-        state = match &mask[t] {
-            None => next,
-            Some(valid) => next
-                .iter()
-                .zip(&state)
-                .map(|(new, old)| Var::where_(valid, new, old))
-                .collect(),
-        };
-        outputs[t] = Some(state[0].clone());
-    }
-    (
-        outputs
-            .into_iter()
-            .map(|h| h.expect("every step ran"))
-            .collect(),
-        state,
-    )
-}
-
-/// The `[B, T]` mask of a post-padded batch: 1 at steps `t < lengths[b]`, 0 after.
-pub fn lengths_to_mask<T: Element>(lengths: &[usize], time: usize) -> Tensor<T> {
-    Tensor::from_fn(&[lengths.len(), time], |i| {
-        if i[1] < lengths[i[0]] {
-            T::ONE
-        } else {
-            T::ZERO
-        }
-    })
-}
-
-trait NonZero<T: Element> {
-    fn ne_zero(&self) -> Tensor<T>;
-}
-
-impl<T: Element> NonZero<T> for Tensor<T> {
-    /// 1 where the element is non-zero, 0 elsewhere.
-    fn ne_zero(&self) -> Tensor<T> {
-        self.map(|m| if m != T::ZERO { T::ONE } else { T::ZERO })
     }
 }
 

@@ -18,7 +18,7 @@
 use std::arch::aarch64::*;
 
 use super::{simd_tile, MicroKernel};
-use crate::matmul::pack;
+use crate::fast::matmul::pack;
 
 /// `f32`, 8 x 12 tile.
 pub(super) const F32: MicroKernel<f32> = MicroKernel {

@@ -8,8 +8,8 @@
 //! last bits, which is why tests compare them with a tolerance.
 
 use super::{update_tile, MicroKernel};
-use crate::element::Element;
-use crate::matmul::pack;
+use crate::fast::matmul::pack;
+use crate::Element;
 
 /// `f32`: a 4 x 8 tile (eight SSE accumulators).
 pub(super) const F32: MicroKernel<f32> = MicroKernel {

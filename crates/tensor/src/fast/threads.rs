@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use crate::pool::run_team;
+use crate::fast::pool::run_team;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 

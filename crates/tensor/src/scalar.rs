@@ -1,24 +1,22 @@
 //! The numbers a tensor can hold.
 //!
-//! Every tensor op is written once, generically, over [`Element`]: the trait
+//! Every tensor op is written once, generically, over [`Scalar`]: the trait
 //! gathers the arithmetic and the handful of math functions the ops need. Two
 //! types implement it: `f32`, which models train in, and `f64`, which gradient
 //! checks use because central finite differences in `f32` are too coarse to
 //! tell a right gradient from a slightly wrong one.
+//!
+//! The crates above ask for [`Element`](crate::Element) instead: a `Scalar`
+//! that the fast matrix multiply of the appendix ([`fast`](crate::fast)) also
+//! has machine kernels for. This chapter needs only `Scalar`.
 
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// A floating-point scalar type a [`Tensor`](crate::Tensor) can hold (`f32` or `f64`).
-///
-/// The hidden supertrait `GemmElement` is the matrix multiply's per-type hook:
-/// it hands [`matmul`](crate::matmul) the SIMD micro-kernels written for this
-/// exact type (`f32` and `f64` need different instructions). It is implemented
-/// for `f32` and `f64` in `matmul/kernel/mod.rs`.
-pub trait Element:
-    crate::matmul::GemmElement
-    + Copy
+pub trait Scalar:
+    Copy
     + Send
     + Sync
     + Default
@@ -85,7 +83,7 @@ pub trait Element:
 
 macro_rules! impl_element {
     ($t:ty, $name:literal, $exp:path, $tanh:path, $sigmoid:path) => {
-        impl Element for $t {
+        impl Scalar for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NAME: &'static str = $name;
@@ -165,14 +163,15 @@ fn sigmoid_f64(x: f64) -> f64 {
     }
 }
 
-// f32 uses the vectorizable versions of `fastmath` (within 2 ulp; they make an LSTM step
-// markedly faster); f64, which gradient checks use, keeps the C library's.
+// f32 uses the vectorizable versions of the appendix's `fast::fastmath` (within 2 ulp;
+// they make an LSTM step markedly faster); f64, which gradient checks use, keeps the
+// C library's.
 impl_element!(
     f32,
     "f32",
-    crate::fastmath::exp_f32,
-    crate::fastmath::tanh_f32,
-    crate::fastmath::sigmoid_f32
+    crate::fast::fastmath::exp_f32,
+    crate::fast::fastmath::tanh_f32,
+    crate::fast::fastmath::sigmoid_f32
 );
 impl_element!(f64, "f64", f64::exp, f64::tanh, sigmoid_f64);
 

@@ -1,0 +1,30 @@
+//! # Appendix: the fast path
+//!
+//! The core chapter says *what* every op computes, in loops a reader can
+//! follow. This appendix holds the machinery that makes the same results come
+//! out fast. Nothing in it changes a number: each piece is tested against the
+//! plain version it replaces, and the matrix product's results do not depend
+//! on the kernel or the thread count.
+//!
+//! Read it after the core, in this order:
+//! 1. [`fastmath`]: `exp`, `tanh` and `sigmoid` for `f32` as straight-line
+//!    arithmetic a loop can vectorize (what [`Scalar`](crate::Scalar) uses for `f32`).
+//! 2. [`simd`]: running a loop compiled for the widest vector instructions the
+//!    CPU has, chosen at run time.
+//! 3. [`threads`]: how many threads big ops use, and `pool.rs`: the worker
+//!    threads they run on, started once and kept (atomics, a spin, then sleep).
+//! 4. [`matmul`]: matrix multiplication the BLIS way — strided operands
+//!    (`mat.rs`), the five loops around a micro-kernel (`mod.rs` and
+//!    `macro_kernel.rs`), SIMD micro-kernels (`kernel/`), packing (`pack.rs`),
+//!    threads (`parallel.rs`), and NumPy's batching rules on top (`batched.rs`). It is the fast twin of
+//!    [`Tensor::matmul_reference`](crate::Tensor::matmul_reference), and the
+//!    crate's tests prove the two equal within rounding.
+//!
+//! `unsafe` in this crate lives here only (the pool, `simd`, the packing and
+//! the kernels), each block with a `// SAFETY:` line.
+
+pub mod fastmath;
+pub mod matmul;
+mod pool;
+pub mod simd;
+pub mod threads;
