@@ -18,6 +18,13 @@
 //! `--predict` trains nothing: it rebuilds the model from a checkpoint alone
 //! (its configuration, vocabulary and text settings travel in the file's
 //! metadata) and prints each text's probability of being positive.
+//!
+//! What to expect (the default run: LSTM 128 over the last 200 tokens, the
+//! classifier reading the max of its outputs over time, 2 epochs; measured on
+//! this project's 2-vCPU Intel Xeon): 39-57 s per epoch, validation accuracy
+//! 87.0% after the first epoch, **86.7% on the 25,000 test reviews**, peak
+//! memory 262-294 MB. `--pool last` is the tutorials' model (the final
+//! state): 86.0%. The README's table has every cell and setting tried.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,7 +53,7 @@ struct Options {
     #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
     data: Option<PathBuf>,
     /// Passes over the training set
-    #[arg(long, default_value = "3", value_parser = at_least_one)]
+    #[arg(long, default_value = "2", value_parser = at_least_one)]
     epochs: usize,
     /// Reviews per batch
     #[arg(long, default_value = "64", value_parser = at_least_one)]
@@ -85,7 +92,7 @@ struct Options {
     #[arg(long, default_value = "0", value_parser = probability)]
     recurrent_dropout: f64,
     /// What the classifier reads: the final state (last), or the mean or max of the outputs over time
-    #[arg(long, default_value = "last")]
+    #[arg(long, default_value = "max")]
     pool: SentimentPool,
     /// The classifier: one logit (sigmoid) or two classes (softmax, the PyTorch tutorial's)
     #[arg(long, default_value = "logit")]

@@ -7,8 +7,9 @@ moment of this noisy machine hits both alike:
   epoch  one training epoch of the IMDB sentiment model (the default
          `imdb_lstm` run: 20,000 reviews, embedding and hidden size 128,
          batches of 64, the last 200 tokens, dropout 0.2, Adam 1e-3, gradient
-         norm clipped to 5), tapegrad's `imdb_lstm --epochs 1` against the
-         same loop in PyTorch. Prints seconds per epoch, milliseconds per
+         norm clipped to 5, the classifier reading the final state),
+         tapegrad's `imdb_lstm --epochs 1 --pool last` against the same loop
+         in PyTorch. Prints seconds per epoch, milliseconds per
          review, and tapegrad / PyTorch.
   step   one forward + backward pass of the recurrent layer alone on a
          [64 x 200] batch with E = H = 128 (`benches/recurrent.rs`): PyTorch's
@@ -98,7 +99,7 @@ def pytorch_epoch(data, cell, bidirectional, seed):
 def tapegrad_epoch(binary, data_path, cell, bidirectional, threads):
     """Seconds of the training epoch that `imdb_lstm --epochs 1` reports."""
     with tempfile.TemporaryDirectory() as out:
-        args = [binary, "--data", data_path, "--epochs", "1", "--cell", cell, "--out", out]
+        args = [binary, "--data", data_path, "--epochs", "1", "--cell", cell, "--pool", "last", "--out", out]
         if bidirectional:
             args.append("--bidirectional")
         env = dict(os.environ, TAPEGRAD_NUM_THREADS=str(threads))
