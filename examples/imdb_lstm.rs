@@ -21,10 +21,10 @@
 //!
 //! What to expect (the default run: LSTM 128 over the last 200 tokens, the
 //! classifier reading the max of its outputs over time, 2 epochs; measured on
-//! this project's 2-vCPU Intel Xeon): 39-57 s per epoch, validation accuracy
+//! this project's 2-vCPU Intel Xeon): 32-57 s per epoch, validation accuracy
 //! 87.0% after the first epoch, **86.7% on the 25,000 test reviews**, peak
-//! memory 262-294 MB. `--pool last` is the tutorials' model (the final
-//! state): 86.0%. The README's table has every cell and setting tried.
+//! memory 262-363 MB. `--pool last` is the tutorials' model (the final
+//! state): 85.9%. The README's table has every cell and setting tried.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
