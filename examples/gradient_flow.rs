@@ -74,7 +74,7 @@ use nn::{Visitor, VisitorMut};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tensor::Indices;
-use train::cli::{at_least_one, non_empty_path, positive};
+use train::cli::{self, at_least_one, non_empty_path, positive};
 use train::optim::{clip_grad_norm, Adam, Optimizer};
 use train::plot::{LineChart, Series};
 
@@ -423,22 +423,8 @@ fn to_chart(studies: &[Study], o: &Options) -> LineChart {
 }
 
 fn main() -> ExitCode {
-    let options = match Options::try_parse() {
-        Ok(options) => options,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS // --help, --version
-            };
-        }
-    };
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("gradient_flow: {message}");
-            ExitCode::FAILURE
-        }
+    match cli::parse_options::<Options>() {
+        Ok(options) => cli::exit_code("gradient_flow", run(options)),
+        Err(code) => code,
     }
 }

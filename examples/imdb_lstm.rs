@@ -35,7 +35,7 @@ use nn::{CellKind, ModelConfig, SentimentConfig, SentimentHead, SentimentModel, 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
-use train::cli::{at_least_one, non_empty_path, non_negative, positive, probability};
+use train::cli::{self, at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::imdb::{Imdb, ImdbConfig, Review};
 use train::data::loader::{split_validation, DEFAULT_VALIDATION_FRACTION};
 use train::data::tokenizer::{truncate, Side};
@@ -302,26 +302,13 @@ fn run(o: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let options = match Options::try_parse() {
+    let options: Options = match cli::parse_options() {
         Ok(options) => options,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS // --help, --version
-            };
-        }
+        Err(code) => return code,
     };
     let result = match &options.predict {
         Some(texts) => predict(&options, texts),
         None => run(options),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("imdb_lstm: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("imdb_lstm", result)
 }

@@ -101,16 +101,9 @@ fn options(cli: Cli) -> Options {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match train::cli::parse_options() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     match run(options(cli)) {
         Ok(true) => ExitCode::SUCCESS,

@@ -45,7 +45,7 @@ use clap::{Parser, ValueEnum};
 use nn::{CellKind, CharRnn, CharRnnConfig, ModelConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use train::cli::{at_least_one, non_empty_path, non_negative, positive, probability};
+use train::cli::{self, at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::text::{CharBatch, CharLoader, CharOrder, CharVocabulary};
 use train::data::{CharCorpus, DataPaths};
 use train::optim::Adam;
@@ -270,27 +270,14 @@ fn train(o: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let options = match Options::try_parse() {
+    let options: Options = match cli::parse_options() {
         Ok(options) => options,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     let result = if options.generate {
         generate(&options)
     } else {
         train(&options)
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("shakespeare: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("shakespeare", result)
 }

@@ -2,7 +2,40 @@
 //!
 //! Each is a plain `fn(&str) -> Result<T, String>`, which is what a `clap`
 //! value parser takes: a bad value is reported with the option's name, and
-//! the program exits with a message instead of a panic.
+//! the program exits with a message instead of a panic. [`parse_options`] and
+//! [`exit_code`] are a program's first and last lines: a user's mistake, in
+//! an option or later, ends with a message and exit code 1.
+
+use std::fmt::Display;
+use std::process::ExitCode;
+
+/// Parses the program's options with `clap`.
+///
+/// `Err` holds the code to exit with after clap has printed its text: 0 after
+/// `--help` or `--version`, 1 after a bad option (clap's own `parse` would
+/// exit with 2, which shells read as a misuse of the shell itself).
+pub fn parse_options<O: clap::Parser>() -> Result<O, ExitCode> {
+    O::try_parse().map_err(|error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// The exit code of a program's result: 0, or 1 after printing
+/// `program: message` on standard error.
+pub fn exit_code<E: Display>(program: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{program}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// A whole number of at least 1.
 ///
