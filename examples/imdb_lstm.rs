@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run -p train --example imdb_lstm                 # the default run
 //! cargo run -p train --example imdb_lstm -- --help       # every option
-//! cargo run -p train --example imdb_lstm -- --limit 2000 --epochs 1    # a one-minute smoke run
+//! cargo run -p train --example imdb_lstm -- --limit 2000 --epochs 1    # a smoke run: seconds once the data is cached
 //! cargo run -p train --example imdb_lstm -- --resume --epochs 5        # continue a stopped run
 //! cargo run -p train --example imdb_lstm -- --predict "A wonderful film." "Dull and too long."
 //! echo "What a waste of two hours." | cargo run -p train --example imdb_lstm -- --predict

@@ -1,4 +1,4 @@
-//! Checks for command-line values, shared by the example programs.
+//! The example programs' command lines: checks for values, and how a program starts and ends.
 //!
 //! Each is a plain `fn(&str) -> Result<T, String>`, which is what a `clap`
 //! value parser takes: a bad value is reported with the option's name, and
@@ -12,8 +12,8 @@ use std::process::ExitCode;
 /// Parses the program's options with `clap`.
 ///
 /// `Err` holds the code to exit with after clap has printed its text: 0 after
-/// `--help` or `--version`, 1 after a bad option (clap's own `parse` would
-/// exit with 2, which shells read as a misuse of the shell itself).
+/// `--help` or `--version`, 1 after a bad option, the same code as every other
+/// user mistake in these programs (clap's own `parse` exits with 2).
 pub fn parse_options<O: clap::Parser>() -> Result<O, ExitCode> {
     O::try_parse().map_err(|error| {
         let _ = error.print();
