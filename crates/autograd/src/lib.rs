@@ -60,6 +60,7 @@ pub use backward::BackwardError;
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 pub use gradients::{GradientPiece, Gradients};
 pub use ops::loss::Reduction;
+pub use ops::matmul::PackedWeight;
 pub use param::{Param, ParamId};
 pub use tape::{BackwardInput, Tape};
 pub use var::Var;

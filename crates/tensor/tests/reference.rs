@@ -14,9 +14,12 @@
 //!
 //! (`eps` the unit roundoff of the element type, one extra `k + 1` for the
 //! store), checked on random shapes with every operand layout a view can have.
+//! The product with a prepacked right operand (`PackedMatrix`) must equal the
+//! plain product exactly.
 
 use proptest::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
+use tensor::fast::matmul::PackedMatrix;
 use tensor::{Element, Tensor};
 
 /// How an operand of a given logical shape is laid out.
@@ -109,6 +112,19 @@ proptest! {
         a in layout(), b in layout(), seed in any::<u64>()
     ) {
         check::<f32>(m, k, n, (a, b), seed);
+    }
+
+    /// A prepacked right operand (`PackedMatrix`, the time loop's `W_hh^T`)
+    /// gives the plain product exactly, for any layout of either operand.
+    #[test]
+    fn matmul_packed_equals_matmul_bit_for_bit_for_any_layout(
+        m in 1usize..140, k in 1usize..600, n in 1usize..140,
+        a in layout(), b in layout(), seed in any::<u64>()
+    ) {
+        let rng = &mut StdRng::seed_from_u64(seed);
+        let a = matrix::<f32>(m, k, a, rng);
+        let b = matrix::<f32>(k, n, b, rng);
+        prop_assert_eq!(a.matmul_packed(&PackedMatrix::new(&b)), a.matmul(&b));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Matrix multiplication.
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use smallvec::smallvec;
+use tensor::fast::matmul::PackedMatrix;
 use tensor::Element;
 
 use crate::gradients::{full, GradientPiece};
@@ -140,6 +144,106 @@ impl<T: Element> Var<T> {
     }
 }
 
+/// A weight `W: [k, n]` packed once for the many products `X_t W + b_t` of
+/// a time loop ([`Var::matmul_add_packed`]): the forward products read `W`
+/// packed, the backward products `G W^T` read `W^T` packed (made at the
+/// first backward product). See `tensor`'s [`PackedMatrix`]: the numbers are
+/// those of [`Var::matmul_add`], bit for bit, without packing `W` at every step.
+#[derive(Clone)]
+pub struct PackedWeight<T: Element> {
+    weight: Var<T>,
+    packs: Rc<WeightPacks<T>>,
+}
+
+struct WeightPacks<T: Element> {
+    forward: PackedMatrix<T>,
+    backward: OnceCell<PackedMatrix<T>>,
+}
+
+impl<T: Element> PackedWeight<T> {
+    /// The weight var the products' gradients flow to.
+    pub fn weight(&self) -> &Var<T> {
+        &self.weight
+    }
+}
+
+impl<T: Element> std::fmt::Debug for PackedWeight<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PackedWeight({:?})", self.weight.shape())
+    }
+}
+
+impl<T: Element> Var<T> {
+    /// This `[k, n]` weight packed for many [`Var::matmul_add_packed`] products.
+    ///
+    /// # Panics
+    /// If the var is not 2-D.
+    pub fn packed(&self) -> PackedWeight<T> {
+        PackedWeight {
+            weight: self.clone(),
+            packs: Rc::new(WeightPacks {
+                forward: PackedMatrix::new(self.value()),
+                backward: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// [`Var::matmul_add`] with a weight packed once ([`Var::packed`]): the
+    /// same values and gradients, bit for bit (tested).
+    /// `dL/dX = G W^T` (with `W^T` packed), `dL/dW = X^T G`, `dL/db = G`
+    /// (summed over rows for a bias `[n]`).
+    ///
+    /// # Panics
+    /// If `X` is not `[m, k]` or `b` is neither `[n]` nor `[m, n]`.
+    pub fn matmul_add_packed(&self, weight: &PackedWeight<T>, addend: &Var<T>) -> Var<T> {
+        let w = weight.weight.value();
+        let per_row = addend.shape() == [w.dim(1)];
+        assert!(
+            self.ndim() == 2
+                && self.dim(1) == w.dim(0)
+                && (per_row || addend.shape() == [self.dim(0), w.dim(1)]),
+            "matmul_add_packed: needs X [m, k], W [k, n] and b [n] or [m, n]; got {:?}, {:?}, {:?}",
+            self.shape(),
+            w.shape(),
+            addend.shape()
+        );
+        let x = self.value().clone();
+        let mut y = x.matmul_packed(&weight.packs.forward);
+        let b = addend.value().contiguous();
+        tensor::fast::simd::wide(AddInto {
+            out: y.data_mut(),
+            addend: b.as_slice().expect("contiguous"),
+        });
+        let packs = Rc::clone(&weight.packs);
+        let w = w.clone();
+        self.tape().record(
+            "matmul_add",
+            y,
+            &[self, &weight.weight, addend],
+            vec![x],
+            move |input| {
+                let ([x], g) = (input.saved_tensors(), &input.grad_output);
+                let addend = if per_row {
+                    g.sum_axis(0, false)
+                } else {
+                    g.clone()
+                };
+                smallvec![
+                    input.grad_for(0, || {
+                        let w_t = packs.backward.get_or_init(|| PackedMatrix::new(&w.t()));
+                        g.matmul_packed(w_t)
+                    }),
+                    input.needs_grad(1).then(|| GradientPiece::Product {
+                        a: x.t(),
+                        b: g.clone(),
+                    }),
+                    input.grad_for(2, || addend),
+                ]
+            },
+        )
+    }
+}
+
 /// `out += addend`, the addend repeated over the rows if it is shorter (a bias).
 struct AddInto<'a, T> {
     out: &'a mut [T],
@@ -197,6 +301,39 @@ mod tests {
                 grads[&wv].clone(),
                 grads[&bv].clone(),
             ]
+        };
+        assert_eq!(run(true), run(false));
+    }
+
+    /// The packed weight, used for several products on one tape as a time
+    /// loop does, gives what `matmul_add` gives, bit for bit: values and
+    /// gradients (the weight's summed over the steps).
+    #[test]
+    fn matmul_add_packed_equals_matmul_add() {
+        let rng = &mut StdRng::seed_from_u64(1);
+        let w = Tensor::<f32>::rand_normal(&[48, 200], 0.0, 1.0, rng);
+        let b = Tensor::<f32>::rand_normal(&[200], 0.0, 1.0, rng);
+        let xs: Vec<Tensor<f32>> = (0..3)
+            .map(|_| Tensor::<f32>::rand_normal(&[13, 48], 0.0, 1.0, rng))
+            .collect();
+        let run = |packed: bool| {
+            let tape = Tape::new();
+            let (wv, bv) = (tape.leaf(w.clone()), tape.leaf(b.clone()));
+            let w_packed = wv.packed();
+            let mut h = tape.leaf(xs[0].clone());
+            let mut values = Vec::new();
+            for x in &xs[1..] {
+                let y = if packed {
+                    h.matmul_add_packed(&w_packed, &bv)
+                } else {
+                    h.matmul_add(&wv, &bv)
+                };
+                values.push(y.value().clone());
+                // The next step's input depends on this step's output.
+                h = &y.narrow(1, 0, 48).tanh() + &tape.leaf(x.clone());
+            }
+            let grads = tape.backward(&h.square().sum()).unwrap();
+            (values, grads[&wv].clone(), grads[&bv].clone())
         };
         assert_eq!(run(true), run(false));
     }

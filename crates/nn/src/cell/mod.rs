@@ -32,7 +32,7 @@ pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
-use autograd::{Param, Tape, Var};
+use autograd::{PackedWeight, Param, Tape, Var};
 use rand::Rng;
 use tensor::{Element, Tensor};
 
@@ -143,11 +143,13 @@ impl<T: Element> CellParams<T> {
 
     /// The weights as vars on `tape`, transposed for the products: `W_ih^T`
     /// as a view (one product per sequence reads it), `W_hh^T` copied
-    /// row-major once (the product of every step reads it).
+    /// row-major once and packed once for the product of every step.
     pub fn on_tape(&self, tape: &Tape<T>) -> CellWeights<T> {
+        let w_hh_t = tape.param(&self.weight_hh).t().contiguous();
         CellWeights {
             w_ih_t: tape.param(&self.weight_ih).t(),
-            w_hh_t: tape.param(&self.weight_hh).t().contiguous(),
+            w_hh_packed: w_hh_t.packed(),
+            w_hh_t,
             b_ih: self.bias_ih.as_ref().map(|b| tape.param(b)),
             b_hh: self.bias_hh.as_ref().map(|b| tape.param(b)),
             recurrent_mask: None,
@@ -200,6 +202,9 @@ pub struct CellWeights<T: Element = f32> {
     pub w_ih_t: Var<T>,
     /// `W_hh^T`, `[H, G*H]`.
     pub w_hh_t: Var<T>,
+    /// `W_hh^T` packed for the matrix-multiply kernel once per sequence, not
+    /// at every step ([`Var::packed`]); the fused cells' steps read it.
+    pub w_hh_packed: PackedWeight<T>,
     /// `b_ih`, `[G*H]`.
     pub b_ih: Option<Var<T>>,
     /// `b_hh`, `[G*H]`.
@@ -215,10 +220,11 @@ impl<T: Element> CellWeights<T> {
         self.masked(h).matmul(&self.w_hh_t)
     }
 
-    /// `h W_hh^T + addend` as one op ([`Var::matmul_add`]); `addend` is
+    /// `h W_hh^T + addend` as one op ([`Var::matmul_add`], with `W_hh^T`
+    /// packed once per sequence: [`Var::matmul_add_packed`]); `addend` is
     /// `[G*H]` (a bias) or `[B, G*H]` (a step's projected input).
     pub fn recurrent_plus(&self, h: &Var<T>, addend: &Var<T>) -> Var<T> {
-        self.masked(h).matmul_add(&self.w_hh_t, addend)
+        self.masked(h).matmul_add_packed(&self.w_hh_packed, addend)
     }
 
     /// `h` with the recurrent-dropout mask applied, if there is one.

@@ -43,7 +43,8 @@
 //! The files of this folder, in reading order: `mat.rs` (the strided
 //! operands), this file (loops 5 to 3), `macro_kernel.rs` (loops 2 and 1),
 //! `kernel/` (the micro-kernels), `pack.rs` (packing), `parallel.rs`
-//! (threads), and `batched.rs` ([`Tensor::matmul`] on top of it all).
+//! (threads), `batched.rs` ([`Tensor::matmul`] on top of it all) and
+//! `prepacked.rs` (a right operand packed once for many products).
 //!
 //! Each kernel's block sizes and the reasons for them are next to it in
 //! `kernel/*.rs`. Packing (`pack.rs`) copies each block once into the order the
@@ -65,6 +66,7 @@ mod macro_kernel;
 mod mat;
 pub(crate) mod pack;
 mod parallel;
+mod prepacked;
 
 use crate::scalar::Scalar;
 #[cfg(doc)]
@@ -74,6 +76,7 @@ pub use kernel::Kernel;
 pub use kernel::{GemmElement, MicroKernel};
 use macro_kernel::{macro_kernel, CView};
 pub use mat::{MatMut, MatRef};
+pub use prepacked::PackedMatrix;
 
 /// The number type of the crates above `tensor`: a [`Scalar`] that the GEMM
 /// has machine kernels for (`f32` and `f64`).

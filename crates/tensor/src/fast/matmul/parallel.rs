@@ -61,7 +61,13 @@ pub(crate) const MIN_FLOPS_PER_THREAD: usize = 2 << 20;
 /// (`None`: [`crate::fast::threads::num_threads`], asked only when more than one
 /// thread could help) and at most `units` (micro-tile rows or columns of C
 /// along the dimension that is split).
-fn plan_threads(requested: Option<usize>, m: usize, n: usize, k: usize, units: usize) -> usize {
+pub(super) fn plan_threads(
+    requested: Option<usize>,
+    m: usize,
+    n: usize,
+    k: usize,
+    units: usize,
+) -> usize {
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     let useful = (flops / MIN_FLOPS_PER_THREAD).min(units);
     if useful <= 1 {
@@ -78,7 +84,7 @@ fn plan_threads(requested: Option<usize>, m: usize, n: usize, k: usize, units: u
 /// The buffers are kept per thread between products, so small products do not
 /// allocate (or fault in fresh pages) every time. A nested use of the same slot
 /// on this thread (not something the GEMM does) gets a fresh buffer.
-fn with_workspace<T: Element, R>(slot: usize, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+pub(super) fn with_workspace<T: Element, R>(slot: usize, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
     <T as GemmElement>::workspaces().with(|buffers| {
         let Ok(mut buffers) = buffers.try_borrow_mut() else {
             return f(&mut Vec::new());
@@ -143,7 +149,7 @@ pub(super) fn gemm_threaded<T: Element>(
 /// Cuts `units` micro-tiles into `parts` runs as even as possible; returns
 /// each run as `(first element, elements)`, with runs of `unit` elements
 /// except for the last, which ends at `len`.
-fn even_cuts(len: usize, unit: usize, parts: usize) -> Vec<(usize, usize)> {
+pub(super) fn even_cuts(len: usize, unit: usize, parts: usize) -> Vec<(usize, usize)> {
     let units = len.div_ceil(unit);
     let parts = parts.clamp(1, units.max(1));
     (0..parts)
