@@ -34,13 +34,14 @@ use clap::Parser;
 use nn::{CellKind, ModelConfig, SentimentConfig, SentimentHead, SentimentModel, SentimentPool};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tensor::fast::denormals::flush_denormals;
 use tensor::{Indices, Tensor};
 use train::cli::{self, at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::imdb::{Imdb, ImdbConfig, Review};
 use train::data::loader::{split_validation, DEFAULT_VALIDATION_FRACTION};
 use train::data::tokenizer::{truncate, Side};
 use train::data::{DataLoader, DataPaths, LoaderConfig, Vocabulary};
-use train::optim::Adam;
+use train::optim::{Adam, LrSchedule};
 use train::tasks::sentiment_step;
 use train::trainer::{self, evaluate, Monitor, Trainer, TrainerConfig, BEST_CHECKPOINT};
 
@@ -100,6 +101,12 @@ struct Options {
     /// Adam's learning rate
     #[arg(long, default_value = "0.001", value_parser = positive)]
     lr: f64,
+    /// How the learning rate falls over the run: constant, or linear or cosine down to --final-lr
+    #[arg(long, default_value = "constant", value_parser = ["constant", "linear", "cosine"])]
+    lr_schedule: String,
+    /// The learning rate at the end of a linear or cosine schedule, as a fraction of --lr
+    #[arg(long, default_value = "0", value_parser = probability)]
+    final_lr: f64,
     /// Clip gradients to this global norm (0 = off)
     #[arg(long, default_value = "5", value_parser = non_negative)]
     clip: f64,
@@ -109,6 +116,10 @@ struct Options {
     /// The validation figure that picks best.safetensors and drives --patience
     #[arg(long, default_value = "val_loss", value_parser = ["val_loss", "val_accuracy"])]
     monitor: String,
+    /// The share of the training reviews held out for validation (0: none;
+    /// then the training loss picks best.safetensors)
+    #[arg(long, default_value_t = DEFAULT_VALIDATION_FRACTION, value_parser = probability)]
+    validation_split: f64,
     /// Use only N training and N test reviews (a quick smoke run)
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     limit: Option<usize>,
@@ -188,8 +199,8 @@ fn positive_probability(
     model.positive_probability(logits.value())[0]
 }
 
-fn run(o: Options) -> Result<(), String> {
-    // 1. Data: find (or download) the reviews, tokenize, hold out 20% of train for validation.
+fn run(o: &Options) -> Result<(), String> {
+    // 1. Data: find (or download) the reviews, tokenize, hold out a share of train for validation.
     let started = Instant::now();
     let imdb_config = ImdbConfig {
         vocab_size: o.vocab_size,
@@ -212,8 +223,8 @@ fn run(o: Options) -> Result<(), String> {
             reviews.into_iter().step_by(step).take(limit).collect()
         }
     };
-    let (train, validation) = split_validation(limit(train), DEFAULT_VALIDATION_FRACTION, o.seed)
-        .map_err(|e| e.to_string())?;
+    let (train, validation) =
+        split_validation(limit(train), o.validation_split, o.seed).map_err(|e| e.to_string())?;
     let test = limit(test);
     println!(
         "data: {} train / {} validation / {} test reviews, vocabulary {} ({cache}, {:.1} s)",
@@ -256,6 +267,15 @@ fn run(o: Options) -> Result<(), String> {
         } else {
             Monitor::ValidationLoss
         },
+        lr_schedule: match o.lr_schedule.as_str() {
+            "linear" => LrSchedule::Linear {
+                final_factor: o.final_lr,
+            },
+            "cosine" => LrSchedule::Cosine {
+                final_factor: o.final_lr,
+            },
+            _ => LrSchedule::Constant,
+        },
         resume: o.resume,
         metadata,
         ..TrainerConfig::new(o.epochs, &o.out)
@@ -277,7 +297,7 @@ fn run(o: Options) -> Result<(), String> {
             &mut model,
             &mut adam,
             &train_batches,
-            Some(&validation_batches),
+            (!validation.is_empty()).then_some(&validation_batches),
             task,
         )
         .map_err(|e| e.to_string())?;
@@ -306,9 +326,11 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(code) => return code,
     };
-    let result = match &options.predict {
+    // Denormals flushed everywhere (the trainer does so by default), so the
+    // test score and --predict see the numbers of the validation passes.
+    let result = flush_denormals(|| match &options.predict {
         Some(texts) => predict(&options, texts),
-        None => run(options),
-    };
+        None => run(&options),
+    });
     cli::exit_code("imdb_lstm", result)
 }

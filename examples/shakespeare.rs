@@ -45,6 +45,7 @@ use clap::{Parser, ValueEnum};
 use nn::{CellKind, CharRnn, CharRnnConfig, ModelConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tensor::fast::denormals::flush_denormals;
 use train::cli::{self, at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::text::{CharBatch, CharLoader, CharOrder, CharVocabulary};
 use train::data::{CharCorpus, DataPaths};
@@ -274,10 +275,14 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(code) => return code,
     };
-    let result = if options.generate {
-        generate(&options)
-    } else {
-        train(&options)
-    };
+    // Denormals flushed everywhere (the trainer does so by default), so a
+    // sample drawn here equals the one drawn after an epoch of training.
+    let result = flush_denormals(|| {
+        if options.generate {
+            generate(&options)
+        } else {
+            train(&options)
+        }
+    });
     cli::exit_code("shakespeare", result)
 }

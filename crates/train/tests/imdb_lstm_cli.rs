@@ -32,6 +32,9 @@ fn bad_flags_are_named_and_exit_with_code_1() {
         (&["--batch-size", "many"], "--batch-size"),
         (&["--cell", "transformer"], "--cell"),
         (&["--out", ""], "--out"),
+        (&["--validation-split", "1"], "--validation-split"),
+        (&["--lr-schedule", "exponential"], "--lr-schedule"),
+        (&["--final-lr", "-0.5"], "--final-lr"),
         (&["--no-such-flag"], "--no-such-flag"),
     ] {
         let output = run_example("imdb_lstm", args);
@@ -201,4 +204,28 @@ fn a_data_directory_that_does_not_exist_is_reported() {
         )),
         "{message}"
     );
+}
+
+/// `--validation-split 0` trains on every training review with no
+/// validation columns, and `--lr-schedule` runs to the end.
+#[test]
+fn a_run_without_validation_and_with_a_schedule_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
+    let out = dir.path().join("run");
+    let output = Command::new(example_binary("imdb_lstm"))
+        .args(["--data", data.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .args(["--embedding", "2", "--hidden", "2", "--epochs", "2"])
+        .args(["--validation-split", "0", "--lr-schedule", "cosine"])
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env_remove("TAPEGRAD_DATA")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    assert!(stdout.contains(" 0 validation "), "{stdout}");
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert!(history.starts_with("epoch,loss,accuracy\n"), "{history}");
+    assert_eq!(history.lines().count(), 3, "{history}");
 }

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tensor::Tensor;
 use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
-use train::optim::{Adam, Sgd};
+use train::optim::{Adam, LrSchedule, Optimizer, Sgd};
 use train::tasks::sentiment_step;
 use train::trainer::{self, TrainError, Trainer, TrainerConfig};
 
@@ -311,4 +311,91 @@ fn evaluating_a_model_with_nan_weights_reports_nan_not_an_accuracy() {
     assert!(metrics.loss.is_nan());
     let accuracy = metrics.accuracy.unwrap();
     assert!(accuracy.is_nan(), "accuracy {accuracy}");
+}
+
+/// A loader that panics when epoch `stop_at` is asked for: a run killed
+/// after the checkpoints of the epochs before it.
+struct StopsAt<'a> {
+    inner: DataLoader<'a, Review>,
+    stop_at: Option<u64>,
+}
+
+impl train::trainer::BatchSource for StopsAt<'_> {
+    type Batch = train::data::Batch;
+
+    fn num_batches(&self) -> usize {
+        self.inner.num_batches()
+    }
+
+    fn epoch(&self, epoch: u64) -> impl Iterator<Item = train::data::Batch> + '_ {
+        assert_ne!(
+            Some(epoch),
+            self.stop_at,
+            "killed before epoch {}",
+            epoch + 1
+        );
+        self.inner.batches(epoch)
+    }
+}
+
+/// Trains 3 epochs with a linear schedule (stopping at `stop_at`, resuming
+/// when asked); returns the history, the model and the optimizer's final rate.
+fn scheduled_run(dir: &Path, resume: bool, stop_at: Option<u64>) -> (String, SentimentModel, f64) {
+    let (train, validation) = (reviews(96, 1), reviews(32, 2));
+    let loader = LoaderConfig {
+        seed: 7,
+        ..LoaderConfig::new(16)
+    };
+    let train = StopsAt {
+        inner: DataLoader::new(&train, loader).unwrap(),
+        stop_at,
+    };
+    let validation = StopsAt {
+        inner: DataLoader::new(&validation, LoaderConfig::evaluation(16)).unwrap(),
+        stop_at: None,
+    };
+    let mut model = model();
+    let mut adam = Adam::new(1e-2);
+    let mut trainer = Trainer::new(TrainerConfig {
+        lr_schedule: LrSchedule::Linear { final_factor: 0.1 },
+        ..trainer_config(3, dir, resume)
+    })
+    .unwrap();
+    let report = trainer
+        .fit(
+            &mut model,
+            &mut adam,
+            &train,
+            Some(&validation),
+            &sentiment_step,
+        )
+        .unwrap();
+    (report.history.to_csv(), model, adam.learning_rate())
+}
+
+#[test]
+fn a_learning_rate_schedule_follows_the_run_across_a_resume() {
+    let whole = tempfile::tempdir().unwrap();
+    let (history, straight, final_rate) = scheduled_run(whole.path(), false, None);
+    // 3 epochs of 6 batches: the last update is number 17 of 18.
+    let expected = 1e-2 * LrSchedule::Linear { final_factor: 0.1 }.factor(17, 18);
+    assert!(
+        (final_rate - expected).abs() < 1e-15,
+        "{final_rate} vs {expected}"
+    );
+
+    let split = tempfile::tempdir().unwrap();
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scheduled_run(split.path(), false, Some(1))
+    }));
+    assert!(killed.is_err(), "the first try stops in epoch 2");
+    let (resumed_history, resumed, resumed_rate) = scheduled_run(split.path(), true, None);
+    assert_eq!(resumed_history, history);
+    assert_eq!(resumed.state_dict(), straight.state_dict());
+    assert_eq!(resumed_rate, final_rate);
+
+    // A constant rate would have ended elsewhere: the schedule did something.
+    let constant = tempfile::tempdir().unwrap();
+    let (_, constant_model) = run(constant.path(), 3, false, 1e-2).unwrap();
+    assert_ne!(constant_model.state_dict(), straight.state_dict());
 }

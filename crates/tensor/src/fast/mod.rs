@@ -16,13 +16,19 @@
 //! 4. [`matmul`]: matrix multiplication the BLIS way — strided operands
 //!    (`mat.rs`), the five loops around a micro-kernel (`mod.rs` and
 //!    `macro_kernel.rs`), SIMD micro-kernels (`kernel/`), packing (`pack.rs`),
-//!    threads (`parallel.rs`), and NumPy's batching rules on top (`batched.rs`). It is the fast twin of
+//!    threads (`parallel.rs`), NumPy's batching rules on top (`batched.rs`),
+//!    and a right operand packed once for the many products of a time loop
+//!    (`prepacked.rs`, bit for bit the plain product). It is the fast twin of
 //!    [`Tensor::matmul_reference`](crate::Tensor::matmul_reference), and the
 //!    crate's tests prove the two equal within rounding.
 //!
-//! `unsafe` in this crate lives here only (the pool, `simd`, the packing and
-//! the kernels), each block with a `// SAFETY:` line.
+//! 5. [`denormals`]: flushing numbers too small to matter to zero, so the
+//!    CPU never takes its slow path for them (what a fading gradient needs).
+//!
+//! `unsafe` in this crate lives here only (the pool, `simd`, the packing,
+//! the kernels and the floating-point mode), each block with a `// SAFETY:` line.
 
+pub mod denormals;
 pub mod fastmath;
 pub mod matmul;
 mod pool;

@@ -40,6 +40,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::fast::denormals::{denormals_flushed, with_mode};
+
 /// How long an idle worker keeps checking for a new task before it sleeps.
 ///
 /// Waking a sleeping thread was measured at 50-150 µs on the 2-core VM this was
@@ -76,6 +78,9 @@ impl Team {
 /// A task being run, on the caller's stack; workers reach it by pointer.
 struct Job<'a> {
     task: &'a (dyn Fn(&Team) + Sync),
+    /// Whether the caller flushes denormals: every member does the same
+    /// for this task (`denormals.rs`), so the numbers match any team size.
+    flush_denormals: bool,
     /// The first panic of a member, raised again on the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
@@ -90,7 +95,9 @@ impl Job<'_> {
     fn run_member(&self, index: usize, size: usize) {
         let team = Team { index, size };
         IN_TEAM.with(|flag| flag.set(true));
-        let result = panic::catch_unwind(AssertUnwindSafe(|| (self.task)(&team)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            with_mode(self.flush_denormals, || (self.task)(&team))
+        }));
         IN_TEAM.with(|flag| flag.set(false));
         if let Err(payload) = result {
             let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
@@ -230,6 +237,7 @@ pub(crate) fn run_team(threads: usize, task: &(dyn Fn(&Team) + Sync)) {
     let shared = pool.shared;
     let job = Job {
         task,
+        flush_denormals: denormals_flushed(),
         panic: Mutex::new(None),
     };
     shared.finished.store(0, Ordering::SeqCst);

@@ -19,15 +19,18 @@
 //!
 //! [`clip_grad_norm`] rescales all gradients together when their global norm
 //! is too large, the standard guard against exploding gradients in RNNs.
+//! An [`LrSchedule`] lowers the learning rate as training goes on.
 
 mod adam;
 mod clip;
 mod rmsprop;
+mod schedule;
 mod sgd;
 
 pub use adam::Adam;
 pub use clip::{clip_grad_norm, global_norm, ClipError};
 pub use rmsprop::RmsProp;
+pub use schedule::LrSchedule;
 pub use sgd::Sgd;
 
 use std::collections::{BTreeMap, HashMap};

@@ -9,6 +9,7 @@
 //!             grads = tape.backward(loss * shard share)  the graph is freed here, every step
 //!         grads = sum of the shards' grads, in shard order
 //!         clip grads to a global norm; stop on NaN/inf
+//!         set the learning rate from the schedule        (lr₀ × factor of epoch and step)
 //!         optimizer.step(model, grads)                   weights updated in place
 //!     evaluate on the validation batches (no tape recording)
 //!     write history.csv and the curves; save best.safetensors if the
@@ -54,6 +55,7 @@ use std::time::Instant;
 use autograd::Gradients;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nn::{Metadata, Module};
+use tensor::fast::denormals::flush_denormals;
 
 use crate::history::History;
 use crate::optim::{clip_grad_norm, global_norm, ClipError, Optimizer};
@@ -167,7 +169,32 @@ impl Trainer {
         S::Batch: Split + Sync,
         K: Task<M, S::Batch> + Sync,
     {
+        if self.config.flush_denormals {
+            flush_denormals(|| self.fit_epochs(model, optimizer, train, validation, task))
+        } else {
+            self.fit_epochs(model, optimizer, train, validation, task)
+        }
+    }
+
+    /// [`Trainer::fit`] in the floating-point mode it chose.
+    fn fit_epochs<M, S, K>(
+        &mut self,
+        model: &mut M,
+        optimizer: &mut dyn Optimizer<f32>,
+        train: &S,
+        validation: Option<&S>,
+        task: &K,
+    ) -> Result<FitReport, TrainError>
+    where
+        M: Module<f32> + Sync,
+        S: BatchSource,
+        S::Batch: Split + Sync,
+        K: Task<M, S::Batch> + Sync,
+    {
         let config = self.config.clone();
+        // The schedule scales the rate the optimizer came with (a resumed
+        // optimizer's saved rate is overwritten before its first update).
+        let base_learning_rate = optimizer.learning_rate();
         let mut run = if config.resume {
             let run = self.directory.resume(&config, model, optimizer)?;
             if config.verbose {
@@ -189,7 +216,8 @@ impl Trainer {
                 stopped_early = true;
                 break;
             }
-            let trained = self.train_epoch(epoch, model, optimizer, train, task)?;
+            let trained =
+                self.train_epoch(epoch, model, optimizer, base_learning_rate, train, task)?;
             let validated =
                 validation.map(|source| evaluate(model, source, task, config.shard_size));
             let mut metrics: Vec<(&str, f64)> = vec![("loss", trained.loss)];
@@ -257,6 +285,7 @@ impl Trainer {
         epoch: usize,
         model: &mut M,
         optimizer: &mut dyn Optimizer<f32>,
+        base_learning_rate: f64,
         train: &S,
         task: &K,
     ) -> Result<EpochMetrics, TrainError>
@@ -308,6 +337,10 @@ impl Trainer {
             if !norm.is_finite() {
                 return Err(diverged(format!("the gradient norm is {norm}")));
             }
+            let update = epoch * train.num_batches() + step;
+            let total_updates = config.epochs * train.num_batches();
+            let factor = config.lr_schedule.factor(update, total_updates);
+            optimizer.set_learning_rate(base_learning_rate * factor);
             optimizer.step(model, &grads)?;
             bar.inc(1);
             bar.set_message(progress_message(&meter, started));

@@ -148,7 +148,10 @@ where
 
 /// Runs `task` over every batch of `source` without recording (`no_grad`
 /// tapes, dropout off), shards of `shard_size` rows at the same time, and
-/// averages its loss and accuracy.
+/// averages its loss and accuracy. It runs in the caller's floating-point
+/// mode (inside [`Trainer::fit`](super::Trainer::fit), denormals flushed as
+/// its config says; elsewhere wrap it in `tensor::fast::denormals::flush_denormals`
+/// for the same numbers).
 pub fn evaluate<M, S, K>(model: &M, source: &S, task: &K, shard_size: Option<usize>) -> EpochMetrics
 where
     M: Sync,
