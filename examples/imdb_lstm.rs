@@ -117,7 +117,7 @@ struct Options {
     #[arg(long, default_value = "val_loss", value_parser = ["val_loss", "val_accuracy"])]
     monitor: String,
     /// The share of the training reviews held out for validation (0: none;
-    /// then the training loss picks best.safetensors)
+    /// best.safetensors is then the last epoch's)
     #[arg(long, default_value_t = DEFAULT_VALIDATION_FRACTION, value_parser = probability)]
     validation_split: f64,
     /// Use only N training and N test reviews (a quick smoke run)
@@ -307,11 +307,16 @@ fn run(o: &Options) -> Result<(), String> {
     let test_batches = DataLoader::new(&test, evaluation).map_err(|e| e.to_string())?;
     let tested = evaluate(&model, &test_batches, task, trainer.config().shard_size);
     let (best_epoch, best_value) = report.best.unwrap_or((0, f64::NAN));
+    // Without validation the trainer keeps the last epoch and records its training loss.
+    let best_metric = if validation.is_empty() {
+        "loss"
+    } else {
+        o.monitor.as_str()
+    };
     println!(
-        "test: loss {:.4} accuracy {:.4} (best.safetensors: epoch {best_epoch}, {} {best_value:.4})",
+        "test: loss {:.4} accuracy {:.4} (best.safetensors: epoch {best_epoch}, {best_metric} {best_value:.4})",
         tested.loss,
         tested.accuracy.unwrap_or(f64::NAN),
-        o.monitor
     );
     println!(
         "wrote {}/{{history.csv, loss.svg, accuracy.svg, best.safetensors, last.safetensors, vocab.txt}}",

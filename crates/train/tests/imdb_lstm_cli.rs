@@ -207,7 +207,7 @@ fn a_data_directory_that_does_not_exist_is_reported() {
 }
 
 /// `--validation-split 0` trains on every training review with no
-/// validation columns, and `--lr-schedule` runs to the end.
+/// validation columns, tests the last epoch, and `--lr-schedule` runs to the end.
 #[test]
 fn a_run_without_validation_and_with_a_schedule_trains() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,6 +225,11 @@ fn a_run_without_validation_and_with_a_schedule_trains() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
     assert!(stdout.contains(" 0 validation "), "{stdout}");
+    // The last epoch is the one tested, named by the figure that chose it.
+    assert!(
+        stdout.contains("(best.safetensors: epoch 2, loss "),
+        "{stdout}"
+    );
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert!(history.starts_with("epoch,loss,accuracy\n"), "{history}");
     assert_eq!(history.lines().count(), 3, "{history}");
