@@ -2,12 +2,12 @@
 //!
 //! A float whose exponent is below the smallest normal one (`|x| <
 //! 1.18e-38` for `f32`) is *denormal* (subnormal): it gives up precision to
-//! get closer to zero. The arithmetic is right, but x86 cores compute with
-//! such an operand or result through a slow microcode path (~100 cycles
-//! instead of ~4). Training a recurrent network makes them by the million:
+//! get closer to zero. The arithmetic is right, but many cores (Intel's
+//! among them) compute with such an operand or result through a slow
+//! microcode path (~100 cycles instead of ~4). Training a recurrent network makes them by the million:
 //! the gradient sent back through 200 time steps fades, step by step, into
 //! the denormal range, and every product with it then takes the slow path.
-//! On this project's machine a GRU's training epoch ran 4.2x faster with
+//! On this project's Intel machine a GRU's training epoch ran 4.2x faster with
 //! denormals flushed (`benches/README.md`); PyTorch's LSTM backward suffers
 //! the same (7x).
 //!
