@@ -257,21 +257,46 @@ fn gemm_serial<T: Element>(
             let kcb = kc.min(k - pc);
             (micro.pack_b)(b.block(pc, kcb, jc, ncb), b_packed);
             let beta_here = if pc == 0 { beta } else { T::ONE };
-            for ic in (0..m).step_by(mc) {
-                // Loop 3: pack A[ic.., pc..] (sized for L2), then loops 2 and 1.
-                let mcb = mc.min(m - ic);
-                (micro.pack_a)(a.block(ic, mcb, pc, kcb), a_packed);
-                macro_kernel(
-                    micro,
-                    kcb,
-                    alpha,
-                    a_packed,
-                    b_packed,
-                    beta_here,
-                    &mut c.block(ic, mcb, jc, ncb),
-                );
-            }
+            rows_times_packed_block(
+                micro,
+                alpha,
+                a.block(0, m, pc, kcb),
+                b_packed,
+                beta_here,
+                &mut c.block(0, m, jc, ncb),
+                a_packed,
+            );
         }
+    }
+}
+
+/// Loop 3 for one packed block of B: each block of `MC` rows of `a` (the
+/// depth slice that matches `b_packed`, sized for L2) is packed into
+/// `a_packed` and multiplied into the same rows of `c` (loops 2 and 1).
+/// `c` is the block of C that `b_packed`'s columns produce.
+fn rows_times_packed_block<T: Element>(
+    micro: &MicroKernel<T>,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b_packed: &[T],
+    beta: T,
+    c: &mut CView<'_, T>,
+    a_packed: &mut [T],
+) {
+    let (m, depth, cols) = (a.rows, a.cols, c.cols());
+    let mc = balanced_block(m, micro.mc, micro.mr);
+    for ic in (0..m).step_by(mc) {
+        let mcb = mc.min(m - ic);
+        (micro.pack_a)(a.block(ic, mcb, 0, depth), a_packed);
+        macro_kernel(
+            micro,
+            depth,
+            alpha,
+            a_packed,
+            b_packed,
+            beta,
+            &mut c.block(ic, mcb, 0, cols),
+        );
     }
 }
 

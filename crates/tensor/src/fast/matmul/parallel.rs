@@ -120,28 +120,45 @@ pub(super) fn gemm_threaded<T: Element>(
         return;
     }
     let cuts = even_cuts(len, unit, threads);
-    let blocks = if by_rows {
-        cut_into_blocks(c, &cuts, CView::split_rows)
-    } else {
-        cut_into_blocks(c, &cuts, CView::split_cols)
+    let work = |start: usize, size: usize, c_part: CView<'_, T>| {
+        let (a_part, b_part) = if by_rows {
+            (a.block(start, size, 0, k), b)
+        } else {
+            (a, b.block(0, k, start, size))
+        };
+        with_workspace(0, |buffer| {
+            gemm_serial(micro, alpha, a_part, b_part, beta, c_part, buffer)
+        });
     };
+    if by_rows {
+        for_each_block(threads, c, &cuts, CView::split_rows, &work);
+    } else {
+        for_each_block(threads, c, &cuts, CView::split_cols, &work);
+    }
+}
+
+/// Cuts C at `cuts` (from [`even_cuts`]) with `split` (rows or columns) and
+/// runs `work(start, size, block)` for every block on a team of `threads`:
+/// member `i` takes blocks `i, i + team size, ...`, all of them even in a
+/// smaller team.
+pub(super) fn for_each_block<'a, T: Element>(
+    threads: usize,
+    c: CView<'a, T>,
+    cuts: &[(usize, usize)],
+    split: impl Fn(CView<'a, T>, usize) -> (CView<'a, T>, CView<'a, T>),
+    work: &(dyn Fn(usize, usize, CView<'_, T>) + Sync),
+) {
+    let blocks = cut_into_blocks(c, cuts, split);
     run_team(threads, &|team: &Team| {
-        // Member i does blocks i, i + size, ...: all of them even in a smaller team.
         for (block, &(start, size)) in blocks
             .iter()
-            .zip(&cuts)
+            .zip(cuts)
             .skip(team.index())
             .step_by(team.size())
         {
             let mut block = block.lock().unwrap_or_else(|e| e.into_inner());
-            let (a_part, b_part, c_part) = if by_rows {
-                (a.block(start, size, 0, k), b, block.block(0, size, 0, n))
-            } else {
-                (a, b.block(0, k, start, size), block.block(0, m, 0, size))
-            };
-            with_workspace(0, |buffer| {
-                gemm_serial(micro, alpha, a_part, b_part, beta, c_part, buffer)
-            });
+            let (rows, cols) = (block.rows(), block.cols());
+            work(start, size, block.block(0, rows, 0, cols));
         }
     });
 }

@@ -18,13 +18,10 @@
 //! of rows of `A` (never of the depth), and every thread reads the one set of
 //! panels: results are the same for any thread count.
 
-use std::sync::Mutex;
-
 use super::kernel::{Kernel, MicroKernel};
-use super::macro_kernel::{macro_kernel, CView};
-use super::parallel::{even_cuts, plan_threads, with_workspace};
-use super::{balanced_block, MatMut, MatRef};
-use crate::fast::pool::{run_team, Team};
+use super::macro_kernel::CView;
+use super::parallel::{even_cuts, for_each_block, plan_threads, with_workspace};
+use super::{balanced_block, rows_times_packed_block, split_workspace, MatMut, MatRef};
 use crate::tensor::Tensor;
 use crate::Element;
 
@@ -161,35 +158,26 @@ impl<T: Element> Tensor<T> {
         if threads == 1 {
             with_workspace(0, |buffer| rows_times_packed(&micro, a, b, c, buffer));
         } else {
+            // Blocks of rows of A and C; every member reads the same panels.
             let cuts = even_cuts(m, micro.mr, threads);
-            let mut rest = c;
-            let mut blocks = Vec::with_capacity(cuts.len());
-            for &(_, size) in &cuts {
-                let (block, others) = rest.split_rows(size);
-                blocks.push(Mutex::new(block));
-                rest = others;
-            }
-            run_team(threads, &|team: &Team| {
-                for (block, &(start, size)) in blocks
-                    .iter()
-                    .zip(&cuts)
-                    .skip(team.index())
-                    .step_by(team.size())
-                {
-                    let mut block = block.lock().unwrap_or_else(|e| e.into_inner());
-                    let c_part = block.block(0, size, 0, n);
+            for_each_block(
+                threads,
+                c,
+                &cuts,
+                CView::split_rows,
+                &|start, size, c_part| {
                     with_workspace(0, |buffer| {
                         rows_times_packed(&micro, a.block(start, size, 0, k), b, c_part, buffer)
                     });
-                }
-            });
+                },
+            );
         }
         Tensor::from_vec(out, &[m, n])
     }
 }
 
-/// Loops 5 to 1 of `gemm_serial` with `alpha = 1`, `beta = 0`, B's packing
-/// replaced by a look-up of the stored block.
+/// Loops 5 to 1 of `gemm_serial` with `alpha = 1` and `beta = 0`, B's
+/// packing replaced by a look-up of the stored block.
 fn rows_times_packed<T: Element>(
     micro: &MicroKernel<T>,
     a: MatRef<'_, T>,
@@ -198,35 +186,23 @@ fn rows_times_packed<T: Element>(
     workspace: &mut Vec<T>,
 ) {
     let (m, k, n) = (a.rows, b.rows, b.cols);
-    let mc = balanced_block(m, micro.mc, micro.mr);
     let kc = b.depth_block;
-    if workspace.len() < mc * kc + 64 {
-        workspace.clear();
-        workspace.resize(mc * kc + 64, T::ZERO);
-    }
-    // Align the packed A block to a cache line, as `split_workspace` does.
-    let per_line = (64 / T::BYTES).max(1);
-    let start = workspace.as_ptr().align_offset(64).min(per_line);
-    let a_packed = &mut workspace[start..start + mc * kc];
+    let mc = balanced_block(m, micro.mc, micro.mr);
+    let (a_packed, _) = split_workspace(workspace, mc * kc, 0);
     for jc in (0..n).step_by(b.panel_cols) {
         let ncb = b.panel_cols.min(n - jc);
         for pc in (0..k).step_by(kc) {
             let kcb = kc.min(k - pc);
-            let b_packed = b.block(micro, jc, pc);
             let beta = if pc == 0 { T::ZERO } else { T::ONE };
-            for ic in (0..m).step_by(mc) {
-                let mcb = mc.min(m - ic);
-                (micro.pack_a)(a.block(ic, mcb, pc, kcb), a_packed);
-                macro_kernel(
-                    micro,
-                    kcb,
-                    T::ONE,
-                    a_packed,
-                    b_packed,
-                    beta,
-                    &mut c.block(ic, mcb, jc, ncb),
-                );
-            }
+            rows_times_packed_block(
+                micro,
+                T::ONE,
+                a.block(0, m, pc, kcb),
+                b.block(micro, jc, pc),
+                beta,
+                &mut c.block(0, m, jc, ncb),
+                a_packed,
+            );
         }
     }
 }
