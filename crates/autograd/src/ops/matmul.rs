@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use smallvec::smallvec;
 use tensor::fast::matmul::PackedMatrix;
-use tensor::Element;
+use tensor::{Element, Tensor};
 
 use crate::gradients::{full, GradientPiece};
 use crate::var::Var;
@@ -102,26 +102,31 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If `X` or `W` is not 2-D, their inner sizes differ, or `b` is neither `[n]` nor `[m, n]`.
     pub fn matmul_add(&self, weight: &Var<T>, addend: &Var<T>) -> Var<T> {
-        let per_row = weight.ndim() == 2 && addend.shape() == [weight.dim(1)];
-        assert!(
-            self.ndim() == 2
-                && weight.ndim() == 2
-                && (per_row || addend.shape() == [self.dim(0), weight.dim(1)]),
-            "matmul_add: needs X [m, k], W [k, n] and b [n] or [m, n]; got {:?}, {:?}, {:?}",
-            self.shape(),
-            weight.shape(),
-            addend.shape()
-        );
-        let (x, w) = (self.value().clone(), weight.value().clone());
-        let mut y = x.matmul(&w);
+        let per_row = check_matmul_add("matmul_add", self, weight, addend);
+        let product = self.value().matmul(weight.value());
+        self.record_matmul_add(weight, addend, product, per_row, |g, w| g.matmul(&w.t()))
+    }
+
+    /// Records `Y = product + b` for [`Var::matmul_add`] and
+    /// [`Var::matmul_add_packed`], which differ only in how they multiply:
+    /// `product` is `X W`, and `times_w_t(G, W)` computes `G W^T` in backward.
+    fn record_matmul_add(
+        &self,
+        weight: &Var<T>,
+        addend: &Var<T>,
+        mut product: Tensor<T>,
+        per_row: bool,
+        times_w_t: impl FnOnce(&Tensor<T>, &Tensor<T>) -> Tensor<T> + 'static,
+    ) -> Var<T> {
         let b = addend.value().contiguous();
         tensor::fast::simd::wide(AddInto {
-            out: y.data_mut(),
+            out: product.data_mut(),
             addend: b.as_slice().expect("contiguous"),
         });
+        let (x, w) = (self.value().clone(), weight.value().clone());
         self.tape().record(
             "matmul_add",
-            y,
+            product,
             &[self, weight, addend],
             vec![x, w],
             move |input| {
@@ -132,7 +137,7 @@ impl<T: Element> Var<T> {
                     g.clone()
                 };
                 smallvec![
-                    input.grad_for(0, || g.matmul(&w.t())),
+                    input.grad_for(0, || times_w_t(g, w)),
                     input.needs_grad(1).then(|| GradientPiece::Product {
                         a: x.t(),
                         b: g.clone(),
@@ -144,11 +149,31 @@ impl<T: Element> Var<T> {
     }
 }
 
+/// Checks `X: [m, k]`, `W: [k, n]` and `b: [n]` or `[m, n]` for `op`;
+/// returns whether `b` is a bias added to every row.
+fn check_matmul_add<T: Element>(op: &str, x: &Var<T>, weight: &Var<T>, addend: &Var<T>) -> bool {
+    let per_row = weight.ndim() == 2 && addend.shape() == [weight.dim(1)];
+    assert!(
+        x.ndim() == 2
+            && weight.ndim() == 2
+            && x.dim(1) == weight.dim(0)
+            && (per_row || addend.shape() == [x.dim(0), weight.dim(1)]),
+        "{op}: needs X [m, k], W [k, n] and b [n] or [m, n]; got {:?}, {:?}, {:?}",
+        x.shape(),
+        weight.shape(),
+        addend.shape()
+    );
+    per_row
+}
+
 /// A weight `W: [k, n]` packed once for the many products `X_t W + b_t` of
 /// a time loop ([`Var::matmul_add_packed`]): the forward products read `W`
 /// packed, the backward products `G W^T` read `W^T` packed (made at the
 /// first backward product). See `tensor`'s [`PackedMatrix`]: the numbers are
 /// those of [`Var::matmul_add`], bit for bit, without packing `W` at every step.
+/// The two packed copies (each the size of `W`) live as long as the ops
+/// that use them; [`Tape::memory_bytes`](crate::Tape::memory_bytes) counts
+/// `W` itself, not them.
 #[derive(Clone)]
 pub struct PackedWeight<T: Element> {
     weight: Var<T>,
@@ -196,51 +221,12 @@ impl<T: Element> Var<T> {
     /// # Panics
     /// If `X` is not `[m, k]` or `b` is neither `[n]` nor `[m, n]`.
     pub fn matmul_add_packed(&self, weight: &PackedWeight<T>, addend: &Var<T>) -> Var<T> {
-        let w = weight.weight.value();
-        let per_row = addend.shape() == [w.dim(1)];
-        assert!(
-            self.ndim() == 2
-                && self.dim(1) == w.dim(0)
-                && (per_row || addend.shape() == [self.dim(0), w.dim(1)]),
-            "matmul_add_packed: needs X [m, k], W [k, n] and b [n] or [m, n]; got {:?}, {:?}, {:?}",
-            self.shape(),
-            w.shape(),
-            addend.shape()
-        );
-        let x = self.value().clone();
-        let mut y = x.matmul_packed(&weight.packs.forward);
-        let b = addend.value().contiguous();
-        tensor::fast::simd::wide(AddInto {
-            out: y.data_mut(),
-            addend: b.as_slice().expect("contiguous"),
-        });
+        let per_row = check_matmul_add("matmul_add_packed", self, &weight.weight, addend);
+        let product = self.value().matmul_packed(&weight.packs.forward);
         let packs = Rc::clone(&weight.packs);
-        let w = w.clone();
-        self.tape().record(
-            "matmul_add",
-            y,
-            &[self, &weight.weight, addend],
-            vec![x],
-            move |input| {
-                let ([x], g) = (input.saved_tensors(), &input.grad_output);
-                let addend = if per_row {
-                    g.sum_axis(0, false)
-                } else {
-                    g.clone()
-                };
-                smallvec![
-                    input.grad_for(0, || {
-                        let w_t = packs.backward.get_or_init(|| PackedMatrix::new(&w.t()));
-                        g.matmul_packed(w_t)
-                    }),
-                    input.needs_grad(1).then(|| GradientPiece::Product {
-                        a: x.t(),
-                        b: g.clone(),
-                    }),
-                    input.grad_for(2, || addend),
-                ]
-            },
-        )
+        self.record_matmul_add(&weight.weight, addend, product, per_row, move |g, w| {
+            g.matmul_packed(packs.backward.get_or_init(|| PackedMatrix::new(&w.t())))
+        })
     }
 }
 
