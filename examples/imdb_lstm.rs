@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use nn::{CellKind, ModelConfig, SentimentConfig, SentimentHead, SentimentModel, SentimentPool};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -44,6 +44,17 @@ use train::data::{DataLoader, DataPaths, LoaderConfig, Vocabulary};
 use train::optim::{Adam, LrSchedule};
 use train::tasks::sentiment_step;
 use train::trainer::{self, evaluate, Monitor, Trainer, TrainerConfig, BEST_CHECKPOINT};
+
+/// `--lr-schedule`: the shape of the learning rate over the run (`train::optim::LrSchedule`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Schedule {
+    /// The rate given by --lr throughout.
+    Constant,
+    /// A straight line from --lr down to --final-lr times it.
+    Linear,
+    /// Half a cosine from --lr down to --final-lr times it.
+    Cosine,
+}
 
 /// Train an RNN, LSTM or GRU on the IMDB movie reviews (sentiment, positive or negative).
 #[derive(Parser, Debug)]
@@ -101,9 +112,9 @@ struct Options {
     /// Adam's learning rate
     #[arg(long, default_value = "0.001", value_parser = positive)]
     lr: f64,
-    /// How the learning rate falls over the run: constant, or linear or cosine down to --final-lr
-    #[arg(long, default_value = "constant", value_parser = ["constant", "linear", "cosine"])]
-    lr_schedule: String,
+    /// How the learning rate falls over the run
+    #[arg(long, value_enum, default_value_t = Schedule::Constant)]
+    lr_schedule: Schedule,
     /// The learning rate at the end of a linear or cosine schedule, as a fraction of --lr
     #[arg(long, default_value = "0", value_parser = probability)]
     final_lr: f64,
@@ -267,14 +278,14 @@ fn run(o: &Options) -> Result<(), String> {
         } else {
             Monitor::ValidationLoss
         },
-        lr_schedule: match o.lr_schedule.as_str() {
-            "linear" => LrSchedule::Linear {
+        lr_schedule: match o.lr_schedule {
+            Schedule::Constant => LrSchedule::Constant,
+            Schedule::Linear => LrSchedule::Linear {
                 final_factor: o.final_lr,
             },
-            "cosine" => LrSchedule::Cosine {
+            Schedule::Cosine => LrSchedule::Cosine {
                 final_factor: o.final_lr,
             },
-            _ => LrSchedule::Constant,
         },
         resume: o.resume,
         metadata,
