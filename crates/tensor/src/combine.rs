@@ -45,12 +45,20 @@ impl<T: Scalar> Tensor<T> {
             .unwrap_or_else(|| panic!("concat: the sizes along axis {axis} overflow a usize"));
         let count = shape::numel_or_panic(&shape, "concat");
         let outer: usize = first[..axis].iter().product();
+        let mut out = Vec::with_capacity(count);
+        if outer == 1 {
+            // Along the first axis that is not 1: each part's elements, one
+            // part after another, copied straight from any layout.
+            for part in tensors {
+                part.append_to(&mut out);
+            }
+            return Tensor::from_vec(out, &shape);
+        }
         let parts: Vec<Tensor<T>> = tensors.iter().map(Tensor::contiguous).collect();
         let inner_sizes: Vec<usize> = parts
             .iter()
             .map(|t| t.shape()[axis..].iter().product())
             .collect();
-        let mut out = Vec::with_capacity(count);
         for o in 0..outer {
             for (part, &inner) in parts.iter().zip(&inner_sizes) {
                 let data = part.as_slice().expect("contiguous");

@@ -296,6 +296,16 @@ impl<T: Scalar> Tensor<T> {
             return slice.to_vec();
         }
         let mut out = Vec::with_capacity(self.numel());
+        self.append_to(&mut out);
+        out
+    }
+
+    /// Appends the elements in row-major order to `out` (one copy, from any layout).
+    pub(crate) fn append_to(&self, out: &mut Vec<T>) {
+        if let Some(slice) = self.as_slice() {
+            out.extend_from_slice(slice);
+            return;
+        }
         crate::walk::for_each_row(
             &self.shape,
             [&self.strides],
@@ -308,7 +318,6 @@ impl<T: Scalar> Tensor<T> {
                 }
             },
         );
-        out
     }
 
     /// The element at a full index.
