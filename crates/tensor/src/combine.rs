@@ -47,8 +47,8 @@ impl<T: Scalar> Tensor<T> {
         let outer: usize = first[..axis].iter().product();
         let mut out = Vec::with_capacity(count);
         if outer == 1 {
-            // Along the first axis that is not 1: each part's elements, one
-            // part after another, copied straight from any layout.
+            // Every axis before `axis` has size 1: the result is each part's
+            // elements, one part after another, copied once from any layout.
             for part in tensors {
                 part.append_to(&mut out);
             }
@@ -102,6 +102,24 @@ mod tests {
         let parts = joined.split(&[2, 1], 1);
         assert_eq!(parts[0], a);
         assert_eq!(parts[1], b);
+    }
+
+    /// Parts that are views (a transpose, a column slice) are read in their
+    /// logical order, whichever path `concat` takes.
+    #[test]
+    fn concat_reads_strided_parts_in_logical_order() {
+        let m = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let (t, column) = (m.t(), m.narrow(1, 1, 1)); // [3, 2] and [2, 1], both views
+        let rows = Tensor::concat(&[t.clone(), m.narrow(1, 0, 2).t()], 0);
+        assert_eq!(rows.shape(), &[5, 2]);
+        assert_eq!(
+            rows.to_vec(),
+            vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0, 1.0, 4.0, 2.0, 5.0]
+        );
+        let leading_one = Tensor::concat(&[t.unsqueeze(0), t.unsqueeze(0)], 1);
+        assert_eq!(leading_one.to_vec()[..6], t.to_vec()[..]);
+        let columns = Tensor::concat(&[column.clone(), column], 1);
+        assert_eq!(columns.to_vec(), vec![2.0, 2.0, 5.0, 5.0]);
     }
 
     #[test]

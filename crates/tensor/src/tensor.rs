@@ -292,9 +292,6 @@ impl<T: Scalar> Tensor<T> {
 
     /// The elements in row-major order, as a new vector.
     pub fn to_vec(&self) -> Vec<T> {
-        if let Some(slice) = self.as_slice() {
-            return slice.to_vec();
-        }
         let mut out = Vec::with_capacity(self.numel());
         self.append_to(&mut out);
         out
