@@ -24,12 +24,15 @@
 //!
 //! 5. [`denormals`]: flushing numbers too small to matter to zero, so the
 //!    CPU never takes its slow path for them (what a fading gradient needs).
+//! 6. [`heap`]: keeping freed buffers in the process, so the allocator does
+//!    not hand a training step fresh pages (and their page faults) every time.
 //!
 //! `unsafe` in this crate lives here only (the pool, `simd`, the packing,
 //! the kernels and the floating-point mode), each block with a `// SAFETY:` line.
 
 pub mod denormals;
 pub mod fastmath;
+pub mod heap;
 pub mod matmul;
 mod pool;
 pub mod simd;

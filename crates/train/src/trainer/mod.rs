@@ -178,6 +178,8 @@ impl Trainer {
         S::Batch: Split + Sync,
         K: Task<M, S::Batch> + Sync,
     {
+        // Freed activations and gradients stay in the process for the next step.
+        tensor::fast::heap::reuse_large_buffers();
         if self.config.flush_denormals {
             flush_denormals(|| self.fit_epochs(model, optimizer, train, validation, task))
         } else {
