@@ -35,6 +35,7 @@ fn bad_flags_are_named_and_exit_with_code_1() {
         (&["--validation-split", "1"], "--validation-split"),
         (&["--lr-schedule", "exponential"], "--lr-schedule"),
         (&["--final-lr", "-0.5"], "--final-lr"),
+        (&["--eval-max-len", "-1"], "--eval-max-len"),
         (&["--no-such-flag"], "--no-such-flag"),
     ] {
         let output = run_example("imdb_lstm", args);
@@ -75,6 +76,9 @@ fn a_tiny_run_trains_resumes_and_reports() {
             "4",
             "--batch-size",
             "2",
+            // Training reads 2 tokens per review; evaluation and --predict the whole text.
+            "--max-len",
+            "2",
         ];
         args.extend_from_slice(extra);
         Command::new(example_binary("imdb_lstm"))
@@ -111,7 +115,8 @@ fn a_tiny_run_trains_resumes_and_reports() {
     assert_eq!(history.lines().count(), 3, "{history}");
 
     // --predict rebuilds the model from the checkpoint alone: its probabilities are the
-    // model's own output on the same text, encoded as the training reviews were.
+    // model's own output on the same text, encoded as the test reviews were (up to
+    // --eval-max-len 600 tokens, the default, though training read only 2 tokens).
     let texts = ["great fun, a great movie", "bad acting"];
     let predicted = Command::new(example_binary("imdb_lstm"))
         .args([

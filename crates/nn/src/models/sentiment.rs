@@ -63,6 +63,9 @@ pub enum SentimentPool {
     /// The largest output of each feature over the valid steps (Keras'
     /// `GlobalMaxPooling1D`): `f_j = max_t h_tj` where `m_t = 1`.
     Max,
+    /// The max and the mean side by side, twice the features:
+    /// `f = [max_t h_t ; mean_t h_t]` (fastai's concat pooling, without the final state).
+    MaxMean,
 }
 
 impl std::fmt::Display for SentimentPool {
@@ -71,7 +74,18 @@ impl std::fmt::Display for SentimentPool {
             SentimentPool::Last => "last",
             SentimentPool::Mean => "mean",
             SentimentPool::Max => "max",
+            SentimentPool::MaxMean => "max-mean",
         })
+    }
+}
+
+impl SentimentPool {
+    /// How many features the pooling makes of an encoder's `output_size` ones.
+    pub fn features(self, output_size: usize) -> usize {
+        match self {
+            SentimentPool::MaxMean => 2 * output_size,
+            _ => output_size,
+        }
     }
 }
 
@@ -83,7 +97,10 @@ impl std::str::FromStr for SentimentPool {
             "last" => Ok(SentimentPool::Last),
             "mean" => Ok(SentimentPool::Mean),
             "max" => Ok(SentimentPool::Max),
-            _ => Err(format!("expected last, mean or max, got {text:?}")),
+            "max-mean" => Ok(SentimentPool::MaxMean),
+            _ => Err(format!(
+                "expected last, mean, max or max-mean, got {text:?}"
+            )),
         }
     }
 }
@@ -115,7 +132,7 @@ pub struct SentimentConfig {
     pub init: InitScheme,
     /// One logit (default) or two classes.
     pub head: SentimentHead,
-    /// The final state (default), or the mean or max of the outputs over time.
+    /// The final state (default), or the mean, the max, or both of the outputs over time.
     pub pool: SentimentPool,
 }
 
@@ -274,7 +291,7 @@ impl<T: Element> SentimentModel<T> {
             SentimentHead::TwoClass => 2,
         };
         let fc = Linear::with_options(
-            encoder.output_size(),
+            config.pool.features(encoder.output_size()),
             outputs,
             LinearOptions {
                 init: config.init,
@@ -373,7 +390,7 @@ impl<T: Element> SentimentModel<T> {
 
     /// A Keras-style table of the layers for a `[batch, time]` input.
     pub fn summary(&self, batch: usize, time: usize) -> Summary {
-        let features = self.encoder.output_size();
+        let features = self.config.pool.features(self.encoder.output_size());
         let kind = self.encoder.kind();
         let encoder_type = if self.config.bidirectional {
             format!("Bidirectional({})", kind.layer_type())
@@ -396,7 +413,7 @@ impl<T: Element> SentimentModel<T> {
 }
 
 /// The mean or max of `output` `[B, T, F]` over the valid steps of `mask`
-/// `[B, T]` (every step when there is no mask): `[B, F]`.
+/// `[B, T]` (every step when there is no mask): `[B, F]`; both: `[B, 2F]`.
 ///
 /// The recurrent layer writes zeros at padded steps, so the mean is the sum
 /// over time divided by the number of valid steps; for the max, padded steps
@@ -407,6 +424,11 @@ fn pool_over_time<T: Element>(
     mask: Option<&Tensor<T>>,
     pool: SentimentPool,
 ) -> Var<T> {
+    if pool == SentimentPool::MaxMean {
+        let max = pool_over_time(tape, output, mask, SentimentPool::Max);
+        let mean = pool_over_time(tape, output, mask, SentimentPool::Mean);
+        return Var::concat(&[max, mean], 1);
+    }
     let (batch, time) = (output.dim(0), output.dim(1));
     let mask = match mask {
         Some(mask) => mask.reshape(&[batch, time, 1]),
@@ -422,6 +444,7 @@ fn pool_over_time<T: Element>(
             let below = mask.map(|m| (m - T::ONE) * T::from_f64(1e4));
             output.add(&tape.constant(below)).max_axis(1, false)
         }
+        SentimentPool::MaxMean => unreachable!("pooled as max and mean above"),
     }
 }
 
@@ -534,7 +557,11 @@ mod tests {
     /// review scores as the review alone.
     #[test]
     fn pooling_reads_only_the_valid_steps() {
-        for pool in [SentimentPool::Mean, SentimentPool::Max] {
+        for pool in [
+            SentimentPool::Mean,
+            SentimentPool::Max,
+            SentimentPool::MaxMean,
+        ] {
             let model = SentimentModel::<f64>::new(
                 SentimentConfig { pool, ..tiny() },
                 &mut StdRng::seed_from_u64(2),
@@ -559,12 +586,19 @@ mod tests {
             let steps: Vec<Vec<f64>> = (0..3)
                 .map(|t| output.value().select(1, t).to_vec())
                 .collect();
-            let by_hand: Vec<f64> = (0..steps[0].len())
-                .map(|j| match pool {
-                    SentimentPool::Mean => steps.iter().map(|h| h[j]).sum::<f64>() / 3.0,
-                    _ => steps.iter().map(|h| h[j]).fold(f64::MIN, f64::max),
-                })
+            let features = 0..steps[0].len();
+            let mean: Vec<f64> = features
+                .clone()
+                .map(|j| steps.iter().map(|h| h[j]).sum::<f64>() / 3.0)
                 .collect();
+            let max: Vec<f64> = features
+                .map(|j| steps.iter().map(|h| h[j]).fold(f64::MIN, f64::max))
+                .collect();
+            let by_hand = match pool {
+                SentimentPool::Mean => mean,
+                SentimentPool::Max => max,
+                _ => [max, mean].concat(),
+            };
             let pooled = pool_over_time(&tape, &output, None, pool);
             let logit = model.fc.forward(&tape, &pooled).item();
             let expected = model
