@@ -2,20 +2,21 @@
 //!
 //! A tensor's buffer comes from the system allocator. glibc's (Linux's usual
 //! one) serves a request above its *mmap threshold* with fresh pages from the
-//! kernel and gives them back on free; every fresh page costs a page fault
-//! and a zero-fill by the kernel when first touched. The threshold starts at
-//! 128 KiB, and glibc raises it (up to 32 MiB) to the size of a freed block
-//! that had been mapped this way (`mallopt(3)`, "dynamic mmap threshold").
-//! A training step allocates and frees the same large buffers step after
-//! step (activations, gradients, the embedding's dense 10 MB gradient): until
-//! something raises the threshold, each of them is mapped and faulted in anew.
+//! kernel, and gives memory at the top of its heap back to the kernel once
+//! more than twice that threshold is free there; every fresh page costs a
+//! page fault and a zero-fill by the kernel when first touched. The threshold
+//! starts at 128 KiB and rises (up to 32 MiB) to the size of a freed block
+//! that had been mapped (`mallopt(3)`, "dynamic mmap threshold"), so it ends
+//! near a step's largest single buffer (the embedding's dense 10 MB
+//! gradient). But a step frees far more than twice that at once
+//! (activations, gradients): the heap gave it back after every step and
+//! faulted it in again at the next.
 //!
-//! [`reuse_large_buffers`] frees one 31 MiB block, once per process, so the
-//! threshold is above those buffers from the first step and the heap keeps
-//! them for the next. It is plain safe Rust; with another allocator it is one
-//! allocation and nothing more. The cost: glibc then returns free memory at
-//! the top of its heap only beyond twice the threshold, so the process may
-//! keep up to ~62 MiB it no longer uses.
+//! [`reuse_large_buffers`] frees one 31 MiB block, once per process, which
+//! sets the threshold to 31 MiB and the give-back point to 62 MiB from the
+//! first step: the heap keeps a step's buffers for the next. It is plain
+//! safe Rust; with another allocator it is one allocation and nothing more.
+//! The cost: the process may keep up to ~62 MiB it no longer uses.
 //!
 //! Measured on the AMD machine (`imdb_lstm --limit 6000 --epochs 1`, in
 //! turns): the epoch took 10.2 / 9.9 s with 819,000 / 737,000 page faults
