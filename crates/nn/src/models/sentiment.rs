@@ -424,27 +424,24 @@ fn pool_over_time<T: Element>(
     mask: Option<&Tensor<T>>,
     pool: SentimentPool,
 ) -> Var<T> {
-    if pool == SentimentPool::MaxMean {
-        let max = pool_over_time(tape, output, mask, SentimentPool::Max);
-        let mean = pool_over_time(tape, output, mask, SentimentPool::Mean);
-        return Var::concat(&[max, mean], 1);
-    }
     let (batch, time) = (output.dim(0), output.dim(1));
     let mask = match mask {
         Some(mask) => mask.reshape(&[batch, time, 1]),
         None => Tensor::ones(&[batch, time, 1]),
     };
+    let mean = || {
+        let valid_steps = mask.sum_axis(1, false).map(|count| count.max(T::ONE));
+        output.sum_axis(1, false).div(&tape.constant(valid_steps))
+    };
+    let max = || {
+        let below = mask.map(|m| (m - T::ONE) * T::from_f64(1e4));
+        output.add(&tape.constant(below)).max_axis(1, false)
+    };
     match pool {
         SentimentPool::Last => unreachable!("the final state is not pooled"),
-        SentimentPool::Mean => {
-            let valid_steps = mask.sum_axis(1, false).map(|count| count.max(T::ONE));
-            output.sum_axis(1, false).div(&tape.constant(valid_steps))
-        }
-        SentimentPool::Max => {
-            let below = mask.map(|m| (m - T::ONE) * T::from_f64(1e4));
-            output.add(&tape.constant(below)).max_axis(1, false)
-        }
-        SentimentPool::MaxMean => unreachable!("pooled as max and mean above"),
+        SentimentPool::Mean => mean(),
+        SentimentPool::Max => max(),
+        SentimentPool::MaxMean => Var::concat(&[max(), mean()], 1),
     }
 }
 
