@@ -8,7 +8,7 @@
 //! - `LSTM`: one direction, `[64 x 200] @ [128 -> 4*128]` input projection once,
 //!   then 200 recurrent steps, each step's elementwise part one fused op;
 //! - `LSTM, composed`: the same with the cell's composed graph of ops
-//!   (`CellOptions::fused` off), the reference the fused step is proven equal to;
+//!   (`RecurrentConfig::fused` off), the reference the fused step is proven equal to;
 //! - `LSTM, 4 shards in parallel`: the batch cut into 4 shards of 16 rows,
 //!   each recorded on its own tape by its own thread (`tensor::parallel_map`),
 //!   the gradients added: what the training loop does;
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use autograd::{Tape, Var};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use nn::{CellOptions, Gru, Lstm, Module, RecurrentConfig};
+use nn::{Gru, Lstm, Module, RecurrentConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::Tensor;
@@ -61,10 +61,7 @@ impl Setup {
             ..Default::default()
         };
         let composed = RecurrentConfig {
-            cell: CellOptions {
-                fused: false,
-                ..Default::default()
-            },
+            fused: false,
             ..Default::default()
         };
         Setup {

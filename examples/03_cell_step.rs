@@ -13,7 +13,7 @@
 //! Expect differences of zero or a few units in the last place (about 1e-16).
 
 use autograd::{Tape, Var};
-use nn::{CellOptions, LstmCell, Module, RecurrentCell};
+use nn::{CellOptions, LstmCell, LstmState, Module, RecurrentCell};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::Tensor;
@@ -62,8 +62,12 @@ fn main() {
         tape.leaf(h.clone()),
         tape.leaf(c.clone()),
     );
-    let next = cell.forward(&tape, &x1, &[h1.clone(), c1.clone()]);
-    let loss = (&Var::concat(&next, 1) * &project).sum();
+    let state = LstmState {
+        h: h1.clone(),
+        c: c1.clone(),
+    };
+    let next = cell.forward(&tape, &x1, &state);
+    let loss = (&Var::concat(&[next.h.clone(), next.c.clone()], 1) * &project).sum();
     let cell_grads = tape.backward(&loss).expect("a scalar loss");
 
     // By hand: the same parameters as plain leaves.
@@ -79,12 +83,12 @@ fn main() {
     let loss = (&Var::concat(&by_hand, 1) * &project).sum();
     let hand_grads = tape.backward(&loss).expect("a scalar loss");
 
-    println!("\nh' (cell)    {}", next[0].value());
+    println!("\nh' (cell)    {}", next.h.value());
     println!("h' (by hand) {}", by_hand[0].value());
     let mut worst: f64 = 0.0;
     for (what, a, b) in [
-        ("h'", next[0].value(), by_hand[0].value()),
-        ("c'", next[1].value(), by_hand[1].value()),
+        ("h'", next.h.value(), by_hand[0].value()),
+        ("c'", next.c.value(), by_hand[1].value()),
         ("dL/dx", &cell_grads[&x1], &hand_grads[&x2]),
         ("dL/dh", &cell_grads[&h1], &hand_grads[&h2]),
         ("dL/dc", &cell_grads[&c1], &hand_grads[&c2]),

@@ -68,7 +68,8 @@ use std::time::Instant;
 use autograd::{Reduction, Tape, Var};
 use clap::Parser;
 use nn::{
-    CellOptions, Embedding, GruCell, InitScheme, Linear, LstmCell, Module, RecurrentCell, RnnCell,
+    CellOptions, CellState, Embedding, GruCell, InitScheme, Linear, LstmCell, Module,
+    RecurrentCell, RnnCell,
 };
 use nn::{Visitor, VisitorMut};
 use rand::rngs::StdRng;
@@ -104,9 +105,8 @@ struct Options {
     /// Adam's learning rate
     #[arg(long, default_value = "0.003", value_parser = positive)]
     lr: f64,
-    /// The cells' initializers: keras (orthogonal W_hh, LSTM forget bias 1) or
-    /// pytorch (everything U(-1/sqrt(H), 1/sqrt(H)))
-    #[arg(long, default_value = "keras")]
+    /// The cells' initializers
+    #[arg(long, value_enum, default_value_t = InitScheme::Keras)]
     init: InitScheme,
     /// Seed of initialization and data
     #[arg(long, default_value = "0")]
@@ -180,9 +180,9 @@ impl<C: RecurrentCell> Memorizer<C> {
         for ids in &batch.steps {
             let x = self.embedding.forward(tape, ids);
             state = self.cell.forward(tape, &x, &state);
-            hs.push(state[0].clone());
+            hs.push(state.h().clone());
         }
-        (self.head.forward(tape, &state[0]), hs)
+        (self.head.forward(tape, state.h()), hs)
     }
 
     /// `‖dL_b/dh_t‖` averaged over the sequences `b` of the batch, for `t = 1..=T`,
@@ -283,7 +283,7 @@ fn run(o: Options) -> Result<(), String> {
         "remember the first of {} tokens (one of {SYMBOLS} symbols, then blanks): hidden {}, {} init, chance {:.0}%",
         o.length,
         o.hidden,
-        o.init,
+        train::choice::name(&o.init),
         100.0 / SYMBOLS as f64
     );
     let rng = &mut StdRng::seed_from_u64(o.seed.wrapping_add(2));
@@ -306,7 +306,7 @@ fn run(o: Options) -> Result<(), String> {
         ("gradient_flow.svg", chart.to_svg()),
     ] {
         let path = o.out.join(file);
-        nn::checkpoint::write_atomically(&path, bytes.as_bytes())
+        tensor::durable::write_atomically(&path, bytes.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     println!(
@@ -403,7 +403,9 @@ fn to_csv(studies: &[Study]) -> String {
 fn to_chart(studies: &[Study], o: &Options) -> LineChart {
     let title = format!(
         "Gradient through time (T = {}, hidden {}, {} init)",
-        o.length, o.hidden, o.init
+        o.length,
+        o.hidden,
+        train::choice::name(&o.init)
     );
     let mut chart = LineChart::new(&title, "time step t", "mean ‖dL/dh_t‖").log_y();
     for trained in [false, true] {

@@ -160,7 +160,7 @@ fn export(imdb: &Imdb, max_len: usize, path: &std::path::Path, seed: u64) -> Res
         })
         .collect();
     let bytes = safetensors::serialize(views, &None).map_err(|e| e.to_string())?;
-    nn::checkpoint::write_atomically(path, &bytes)
+    tensor::durable::write_atomically(path, &bytes)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

@@ -42,18 +42,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use nn::{CellKind, CharRnn, CharRnnConfig, ModelConfig};
+use nn::CellKind;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::fast::denormals::flush_denormals;
 use train::cli::{self, at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::text::{CharBatch, CharLoader, CharOrder, CharVocabulary};
 use train::data::{CharCorpus, DataPaths};
+use train::fast::{run_tuned, Shards, DEFAULT_SHARD_SIZE};
+use train::models::{CharRnn, CharRnnConfig, ModelConfig};
 use train::optim::Adam;
 use train::tasks::char_step;
-use train::trainer::{
-    StepOutput, Task, Trainer, TrainerConfig, DEFAULT_SHARD_SIZE, LAST_CHECKPOINT,
-};
+use train::trainer::{StepOutput, Task, Trainer, TrainerConfig, LAST_CHECKPOINT};
 
 /// Sizes of a run.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -86,8 +85,8 @@ struct Options {
     /// Stacked recurrent layers
     #[arg(long, default_value = "1", value_parser = at_least_one)]
     layers: usize,
-    /// The recurrent cell: rnn, lstm or gru
-    #[arg(long, default_value = "lstm")]
+    /// The recurrent cell
+    #[arg(long, value_enum, ignore_case = true, default_value = "lstm")]
     cell: CellKind,
     /// Dropout between stacked layers
     #[arg(long, default_value = "0", value_parser = probability)]
@@ -231,12 +230,12 @@ fn train(o: &Options) -> Result<(), String> {
         seed: o.seed,
         clip_norm: (o.clip > 0.0).then_some(o.clip),
         resume: o.resume,
-        // A stateful batch's rows carry state: it is recorded whole.
-        shard_size: (!o.stateful).then_some(DEFAULT_SHARD_SIZE),
         metadata,
         ..TrainerConfig::new(epochs, &o.out)
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    // A batch on every core; a stateful batch's rows carry state, so it is recorded whole.
+    .with_runner(Shards::new((!o.stateful).then_some(DEFAULT_SHARD_SIZE)));
     let (train_order, validation_order) = if o.stateful {
         (CharOrder::Streams, CharOrder::Streams)
     } else {
@@ -275,9 +274,9 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(code) => return code,
     };
-    // Denormals flushed everywhere (the trainer does so by default), so a
-    // sample drawn here equals the one drawn after an epoch of training.
-    let result = flush_denormals(|| {
+    // Tuned for training throughout (denormals flushed), so a sample drawn
+    // here equals the one drawn after an epoch of training.
+    let result = run_tuned(|| {
         if options.generate {
             generate(&options)
         } else {

@@ -5,13 +5,11 @@
 //! respect to every parameter.
 
 use autograd::{gradcheck, GradcheckOptions, Reduction, Tape, Var};
-use nn::{
-    Activation, Embedding, EmbeddingOptions, Linear, LinearOptions, Module, SentimentConfig,
-    SentimentModel,
-};
+use nn::{Activation, Embedding, EmbeddingOptions, Linear, LinearOptions, Module};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
+use train::models::{SentimentConfig, SentimentModel, SentimentPool};
 
 fn params(module: &impl Module<f64>) -> Vec<Tensor<f64>> {
     module.state_dict().into_iter().map(|(_, t)| t).collect()
@@ -73,6 +71,7 @@ fn sentiment_model_gradients_match_finite_differences_for_every_parameter() {
         dropout: 0.25,
         input_dropout: 0.25,
         recurrent_dropout: 0.25,
+        pool: SentimentPool::Last,
         ..SentimentConfig::new(6)
     };
     let model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));

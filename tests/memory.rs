@@ -17,10 +17,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use autograd::Tape;
-use nn::{CellKind, SentimentConfig, SentimentModel};
+use nn::CellKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tensor::{Indices, Tensor};
+use train::models::{SentimentConfig, SentimentModel, SentimentPool};
 use train::optim::{clip_grad_norm, Adam, Optimizer};
 
 struct Counting;
@@ -67,6 +68,7 @@ fn live_memory_after_many_training_steps_equals_live_memory_after_one() {
         bidirectional: true,
         dropout: 0.2,
         recurrent_dropout: 0.1,
+        pool: SentimentPool::Last,
         ..SentimentConfig::new(100)
     };
     let mut model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(0));

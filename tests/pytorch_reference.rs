@@ -11,12 +11,13 @@ use std::path::PathBuf;
 use autograd::{Reduction, Tape};
 use nn::checkpoint;
 use nn::{
-    lengths_to_mask, Activation, CellKind, CellOptions, Module, Recurrent, RecurrentCell,
-    RecurrentConfig, SentimentConfig, SentimentModel, SequenceOptions, Visitor, VisitorMut,
+    lengths_to_mask, Activation, CellKind, CellOptions, CellState, Module, Recurrent,
+    RecurrentCell, RecurrentConfig, SequenceOptions, Visitor, VisitorMut,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
+use train::models::{SentimentConfig, SentimentModel, SentimentPool};
 
 const TOLERANCE: f64 = 1e-10;
 const INPUT: usize = 3;
@@ -227,7 +228,7 @@ fn check_case<C: RecurrentCell<f64>>(case: &Case) {
     let initial: Vec<_> = if case.initial_state {
         ["h0", "c0"]
             .iter()
-            .take(C::STATE_PARTS)
+            .take(<C::State as CellState<f64>>::PARTS)
             .map(|n| tape.leaf(data.get(n).clone()))
             .collect()
     } else {
@@ -304,6 +305,7 @@ fn sentiment_lstm_matches_its_pytorch_twin() {
         hidden_size: 2,
         num_layers: 2,
         bidirectional: true,
+        pool: SentimentPool::Last,
         ..SentimentConfig::new(12)
     };
     let mut model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));
@@ -340,6 +342,7 @@ fn a_pytorch_state_dict_with_extra_and_integer_entries_loads_when_not_strict() {
         hidden_size: 3,
         cell: CellKind::Gru,
         init: nn::InitScheme::PyTorch,
+        pool: SentimentPool::Last,
         ..SentimentConfig::new(10)
     };
     let mut model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));

@@ -129,9 +129,8 @@ impl<T: Element> Tape<T> {
                 let node = &state.nodes[id];
                 (node.parents.clone(), node.retain_grad, node.op)
             };
-            // Every consumer of this node came later and has run: its gradient is complete.
-            grads.settle(id);
-            // A node nobody downstream used has no gradient: skip it.
+            // Every consumer of this node came later and has run: its gradient
+            // is complete. A node nobody downstream used has none: skip it.
             let Some(grad_output) = (if retain {
                 grads.slot(id).clone()
             } else {

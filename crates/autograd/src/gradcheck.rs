@@ -141,114 +141,173 @@ pub fn gradcheck(
     options: &GradcheckOptions,
 ) -> Result<GradcheckReport, GradcheckReport> {
     let mut rng = StdRng::seed_from_u64(options.seed);
-
-    // Analytic: one backward pass, seeded with the projection R.
     let (training, training_seed) = match options.training_seed {
         Some(seed) => (true, seed),
         None => (false, 0),
     };
-    let tape = Tape::with_mode(true, training, training_seed);
+    let new_tape = |recording: bool| Tape::with_mode(recording, training, training_seed);
+
+    // Analytic: one backward pass, seeded with a random projection R of the output.
+    let tape = new_tape(true);
     let vars: Vec<Var<f64>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let output = f(&tape, &vars);
     let projection = Tensor::<f64>::rand_normal(output.shape(), 0.0, 1.0, &mut rng);
     let grads = tape
         .backward_with(&output, projection.clone())
         .unwrap_or_else(|e| panic!("gradcheck: {e}"));
-    let analytic: Vec<Tensor<f64>> = vars
+    let analytic: Vec<Vec<f64>> = vars
         .iter()
         .map(|v| {
             grads
                 .get(v)
-                .cloned()
-                .unwrap_or_else(|| Tensor::zeros(v.shape()))
+                .map_or_else(|| vec![0.0; v.value().numel()], Tensor::to_vec)
         })
         .collect();
 
     // Numeric: the projected output L(x) = sum(f(x) * R), evaluated without recording.
     let loss_at = |values: &[Tensor<f64>]| -> f64 {
-        let tape = Tape::with_mode(false, training, training_seed);
+        let tape = new_tape(false);
         let vars: Vec<Var<f64>> = values.iter().map(|x| tape.constant(x.clone())).collect();
         f(&tape, &vars).value().mul(&projection).sum().item()
     };
-    let eps = options.epsilon;
-    let mut report = GradcheckReport {
-        checked: 0,
-        worst: None,
-        passed: true,
-    };
-    let mut worst_ratio = -1.0;
-    let mut consider = |check: ElementCheck| {
-        let allowed = options.atol + options.rtol * check.numeric.abs();
+    let mut tally = Tally::new(options);
+    for (input, gradient) in analytic.iter().enumerate() {
+        let probe = Probe {
+            inputs,
+            input,
+            gradient,
+            epsilon: options.epsilon,
+        };
+        if inputs[input].numel() <= options.max_elements {
+            probe.each_element(&loss_at, &mut tally);
+        } else {
+            for _ in 0..options.projections {
+                probe.random_direction(&loss_at, &mut rng, &mut tally);
+            }
+        }
+    }
+    tally.finish()
+}
+
+/// One input's analytic gradient, compared with central differences of the
+/// projected loss `loss_at` around the inputs' values.
+struct Probe<'a> {
+    inputs: &'a [Tensor<f64>],
+    input: usize,
+    gradient: &'a [f64],
+    epsilon: f64,
+}
+
+impl Probe<'_> {
+    /// `(L(x + ε d) - L(x - ε d)) / 2ε`, the input's values moved by `moved(±1)`.
+    fn central_difference(
+        &self,
+        loss_at: &dyn Fn(&[Tensor<f64>]) -> f64,
+        moved: impl Fn(f64) -> Vec<f64>,
+    ) -> f64 {
+        let shape = self.inputs[self.input].shape();
+        let mut values = self.inputs.to_vec();
+        values[self.input] = Tensor::from_vec(moved(1.0), shape);
+        let plus = loss_at(&values);
+        values[self.input] = Tensor::from_vec(moved(-1.0), shape);
+        let minus = loss_at(&values);
+        (plus - minus) / (2.0 * self.epsilon)
+    }
+
+    /// Every element `j`: `dL/dx_j` against the difference along `e_j`.
+    fn each_element(&self, loss_at: &dyn Fn(&[Tensor<f64>]) -> f64, tally: &mut Tally) {
+        let x = &self.inputs[self.input];
+        let base = x.contiguous().to_vec();
+        for j in 0..base.len() {
+            let numeric = self.central_difference(loss_at, |sign| {
+                let mut shifted = base.clone();
+                shifted[j] = base[j] + sign * self.epsilon;
+                shifted
+            });
+            let index = Some(unravel(j, x.shape()));
+            tally.consider(element_check(
+                self.input,
+                index,
+                Some(base[j]),
+                self.gradient[j],
+                numeric,
+            ));
+        }
+    }
+
+    /// One random unit direction `v`: `dL/dx · v` against the difference along `v`.
+    fn random_direction(
+        &self,
+        loss_at: &dyn Fn(&[Tensor<f64>]) -> f64,
+        rng: &mut StdRng,
+        tally: &mut Tally,
+    ) {
+        let x = &self.inputs[self.input];
+        let base = x.contiguous().to_vec();
+        let direction = Tensor::<f64>::rand_normal(x.shape(), 0.0, 1.0, rng).to_vec();
+        let norm = direction.iter().map(|d| d * d).sum::<f64>().sqrt();
+        let numeric = self.central_difference(loss_at, |sign| {
+            base.iter()
+                .zip(&direction)
+                .map(|(b, d)| b + sign * self.epsilon * d / norm)
+                .collect()
+        });
+        let analytic = self
+            .gradient
+            .iter()
+            .zip(&direction)
+            .map(|(g, d)| g * d / norm)
+            .sum();
+        tally.consider(element_check(self.input, None, None, analytic, numeric));
+    }
+}
+
+/// The report being built: every derivative compared against the tolerance,
+/// and the one closest to (or furthest past) it.
+struct Tally {
+    atol: f64,
+    rtol: f64,
+    report: GradcheckReport,
+    worst_ratio: f64,
+}
+
+impl Tally {
+    fn new(options: &GradcheckOptions) -> Tally {
+        Tally {
+            atol: options.atol,
+            rtol: options.rtol,
+            report: GradcheckReport {
+                checked: 0,
+                worst: None,
+                passed: true,
+            },
+            worst_ratio: -1.0,
+        }
+    }
+
+    fn consider(&mut self, check: ElementCheck) {
+        let allowed = self.atol + self.rtol * check.numeric.abs();
         let ratio = if check.abs_error.is_nan() {
             f64::INFINITY
         } else {
             check.abs_error / allowed
         };
-        report.checked += 1;
+        self.report.checked += 1;
         if ratio > 1.0 {
-            report.passed = false;
+            self.report.passed = false;
         }
-        if ratio > worst_ratio {
-            worst_ratio = ratio;
-            report.worst = Some(check);
-        }
-    };
-
-    for (input, x) in inputs.iter().enumerate() {
-        let numel = x.numel();
-        let base = x.contiguous().to_vec();
-        let gradient = analytic[input].to_vec();
-        let mut values: Vec<Tensor<f64>> = inputs.to_vec();
-        if numel <= options.max_elements {
-            for j in 0..numel {
-                let mut shifted = base.clone();
-                shifted[j] = base[j] + eps;
-                values[input] = Tensor::from_vec(shifted.clone(), x.shape());
-                let plus = loss_at(&values);
-                shifted[j] = base[j] - eps;
-                values[input] = Tensor::from_vec(shifted, x.shape());
-                let minus = loss_at(&values);
-                consider(element_check(
-                    input,
-                    Some(unravel(j, x.shape())),
-                    Some(base[j]),
-                    gradient[j],
-                    (plus - minus) / (2.0 * eps),
-                ));
-            }
-        } else {
-            for _ in 0..options.projections {
-                let direction = Tensor::<f64>::rand_normal(x.shape(), 0.0, 1.0, &mut rng).to_vec();
-                let norm = direction.iter().map(|d| d * d).sum::<f64>().sqrt();
-                let along = |sign: f64| {
-                    base.iter()
-                        .zip(&direction)
-                        .map(|(b, d)| b + sign * eps * d / norm)
-                        .collect::<Vec<f64>>()
-                };
-                values[input] = Tensor::from_vec(along(1.0), x.shape());
-                let plus = loss_at(&values);
-                values[input] = Tensor::from_vec(along(-1.0), x.shape());
-                let minus = loss_at(&values);
-                let directional = gradient
-                    .iter()
-                    .zip(&direction)
-                    .map(|(g, d)| g * d / norm)
-                    .sum();
-                consider(element_check(
-                    input,
-                    None,
-                    None,
-                    directional,
-                    (plus - minus) / (2.0 * eps),
-                ));
-            }
+        if ratio > self.worst_ratio {
+            self.worst_ratio = ratio;
+            self.report.worst = Some(check);
         }
     }
-    if report.passed {
-        Ok(report)
-    } else {
-        Err(report)
+
+    fn finish(self) -> Result<GradcheckReport, GradcheckReport> {
+        if self.report.passed {
+            Ok(self.report)
+        } else {
+            Err(self.report)
+        }
     }
 }
 

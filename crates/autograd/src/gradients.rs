@@ -9,15 +9,6 @@
 //! ([`GradientPiece::Narrow`]), which is added in place into the parent's
 //! buffer. Cutting `T` time steps out of a `[B, T, 4H]` projection then costs
 //! `O(B*T*4H)` in backward, not `T` full-size zero tensors.
-//!
-//! A matrix product's weight gradient is itself a product, `X^T G`. A
-//! recurrent weight is multiplied at every time step, so it receives one such
-//! product per step: `sum_t h_t^T g_t`, each `[H x B] @ [B x 4H]`, a product
-//! too thin to run fast, plus a full-size addition per step. Returned as a
-//! [`GradientPiece::Product`], they are kept until the weight's gradient is
-//! complete and then computed as **one** product over the stacked factors,
-//! `[h_1 .. h_T]^T [g_1 .. g_T]` (what cuDNN does for the weights of its
-//! LSTM).
 
 use std::collections::HashMap;
 use std::ops::Index;
@@ -42,20 +33,7 @@ pub enum GradientPiece<T: Element> {
         /// The slice's gradient (the parent's shape, but `axis` shortened).
         grad: Tensor<T>,
     },
-    /// A gradient equal to the matrix product `a @ b` (`[m, k] @ [k, n]`, the
-    /// parent's shape `[m, n]`). Products reaching one value are summed as a
-    /// single product over their stacked factors when the value's gradient
-    /// is needed.
-    Product {
-        /// The left factor, `[m, k]`.
-        a: Tensor<T>,
-        /// The right factor, `[k, n]`.
-        b: Tensor<T>,
-    },
 }
-
-/// The two factors `(a, b)` of a [`GradientPiece::Product`].
-type Factors<T> = (Tensor<T>, Tensor<T>);
 
 /// Shorthand for a rule's full-shape gradient for one parent.
 pub fn full<T: Element>(grad: Tensor<T>) -> Option<GradientPiece<T>> {
@@ -72,8 +50,6 @@ pub fn full<T: Element>(grad: Tensor<T>) -> Option<GradientPiece<T>> {
 /// `Gradients` holds no reference to its tape: drop the tape, keep these.
 pub struct Gradients<T: Element = f32> {
     pub(crate) grads: Vec<Option<Tensor<T>>>,
-    /// Product pieces not yet multiplied out, by node (see [`GradientPiece::Product`]).
-    pending: HashMap<usize, Vec<Factors<T>>>,
     /// The leaf node of each parameter the pass used.
     params: HashMap<ParamId, usize>,
 }
@@ -83,7 +59,6 @@ impl<T: Element> Gradients<T> {
     pub(crate) fn with_len(len: usize, params: HashMap<ParamId, usize>) -> Self {
         Gradients {
             grads: vec![None; len],
-            pending: HashMap::new(),
             params,
         }
     }
@@ -188,38 +163,6 @@ impl<T: Element> Gradients<T> {
                 let total = slot.get_or_insert_with(|| Tensor::zeros(shape));
                 total.narrow_add_assign(axis, start, &grad);
             }
-            GradientPiece::Product { a, b } => {
-                assert!(
-                    a.ndim() == 2 && b.ndim() == 2 && [a.dim(0), b.dim(1)] == shape,
-                    "backward of {op}: a product of {:?} and {:?} was returned for an input of shape {shape:?}",
-                    a.shape(),
-                    b.shape()
-                );
-                self.pending.entry(id).or_default().push((a, b));
-            }
-        }
-    }
-
-    /// Multiplies out node `id`'s pending products into its gradient: one
-    /// product `[a_1 .. a_n] @ [b_1; ..; b_n]` over the factors stacked along
-    /// their shared axis, added to what the slot already holds.
-    pub(crate) fn settle(&mut self, id: usize) {
-        let Some(products) = self.pending.remove(&id) else {
-            return;
-        };
-        let product = if products.len() == 1 {
-            let (a, b) = &products[0];
-            a.matmul(b)
-        } else {
-            // Stack each a's columns (rows of a^T, contiguous when a is a transposed view).
-            let a_t: Vec<Tensor<T>> = products.iter().map(|(a, _)| a.t()).collect();
-            let b: Vec<Tensor<T>> = products.iter().map(|(_, b)| b.clone()).collect();
-            Tensor::concat(&a_t, 0).t().matmul(&Tensor::concat(&b, 0))
-        };
-        let slot = &mut self.grads[id];
-        match slot {
-            Some(total) => *total += &product,
-            None => *slot = Some(product),
         }
     }
 

@@ -39,6 +39,13 @@
 //! 6. [`ops`]: every differentiable op, forward and backward together, by family.
 //! 7. [`gradcheck`](mod@gradcheck): checking any op against central finite differences.
 //!
+//! Then the appendix, [`fast`]: ops fused for a recurrent network's inner
+//! loop (`X W + b` in one op; a weight packed once for every step, its
+//! gradient one product over all steps), each tested equal to the graph it
+//! replaces. The core never calls it; the `nn` crate's fused cells do.
+//! `examples/00_micro_tape.rs` is the whole idea on scalars, in one screen:
+//! read it first.
+//!
 //! ## Memory
 //! A tape lives for one forward and backward pass. Nothing on it refers back
 //! to it (parameters are known by their [`ParamId`]), so dropping the tape
@@ -49,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod backward;
+pub mod fast;
 pub mod gradcheck;
 pub mod gradients;
 pub mod ops;
@@ -60,7 +68,6 @@ pub use backward::BackwardError;
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 pub use gradients::{GradientPiece, Gradients};
 pub use ops::loss::Reduction;
-pub use ops::matmul::PackedWeight;
 pub use param::{Param, ParamId};
 pub use tape::{BackwardInput, Tape};
 pub use var::Var;

@@ -29,6 +29,7 @@ use tensor::{Element, Tensor};
 
 /// Which family of default initializers a layer uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InitScheme {
     /// Keras' defaults: Glorot-uniform input kernels, orthogonal recurrent
     /// kernels, zero biases (and 1 for the LSTM forget gate), `U(-0.05, 0.05)`
@@ -38,6 +39,7 @@ pub enum InitScheme {
     /// PyTorch's defaults: `U(-1/sqrt(H), 1/sqrt(H))` for every recurrent
     /// weight and bias, `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for `Linear`,
     /// `N(0, 1)` for embeddings.
+    #[cfg_attr(feature = "clap", value(name = "pytorch"))]
     PyTorch,
 }
 

@@ -18,9 +18,11 @@
 //!    stacked layers, both directions, masks for variable lengths, stateful
 //!    mode; and [`recurrent_layer`], the same with the cell chosen at run time.
 //! 6. [`checkpoint`]: saving and loading with `safetensors` under PyTorch's names.
-//! 7. [`summary`] and [`models`]: a Keras-like summary, and the tutorials'
-//!    [`SentimentModel`] and [`CharRnn`], whose configurations travel in
-//!    their checkpoints.
+//! 7. [`summary`]: a Keras-like table of a model's layers and parameters.
+//!
+//! Then the appendix, [`fast`]: the built-in cells' steps fused into one op
+//! each, `W_hh` packed once per sequence, entered through one seam (the
+//! sequence layer's `run_direction`) and proven equal to the plain cells.
 //!
 //! ## A training step
 //! A model is plain data: its parameters are tensors with an identity. Each
@@ -30,20 +32,29 @@
 //! parameter; the tape is dropped, and the update walks the model once:
 //!
 //! ```
-//! use autograd::Tape;
-//! use nn::{Module, SentimentConfig, SentimentModel, VisitorMut};
+//! use autograd::{Reduction, Tape};
+//! use nn::{Embedding, Linear, Lstm, Module, VisitorMut};
 //! use rand::{rngs::StdRng, SeedableRng};
 //! use tensor::{Indices, Tensor};
 //!
-//! let config = SentimentConfig { embedding_dim: 8, hidden_size: 8, ..SentimentConfig::new(50) };
-//! let mut model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(0));
-//! let ids = Indices::new(vec![0, 0, 7, 3, 12, 9, 41, 5], &[2, 4]); // 0 = padding
+//! struct Classifier { embedding: Embedding, lstm: Lstm, fc: Linear }
+//! nn::module!(Classifier { embedding, lstm, fc }); // names: embedding.weight, lstm.weight_ih_l0, ...
+//!
+//! let rng = &mut StdRng::seed_from_u64(0);
+//! let mut model = Classifier {
+//!     embedding: Embedding::new(50, 8, rng),
+//!     lstm: Lstm::new(8, 8, rng),
+//!     fc: Linear::new(8, 1, rng),
+//! };
+//! let ids = Indices::new(vec![1, 4, 7, 3, 12, 9, 41, 5], &[2, 4]);
 //! let labels = Tensor::from_vec(vec![1.0, 0.0], &[2]);
 //!
 //! let tape = Tape::training(0); // seed of this step's dropout masks
-//! let logits = model.forward(&tape, &ids, None); // the mask comes from padding_idx = 0
-//! let grads = tape.backward(&model.loss(&logits, &labels)).unwrap();
-//! drop((tape, logits)); // the gradients outlive the graph
+//! let h = model.lstm.forward(&tape, &model.embedding.forward(&tape, &ids)).final_hidden();
+//! let logits = model.fc.forward(&tape, &h).reshape(&[2]);
+//! let loss = logits.binary_cross_entropy_with_logits(&labels, None, Reduction::Mean);
+//! let grads = tape.backward(&loss).unwrap();
+//! drop((tape, h, logits, loss)); // the gradients outlive the graph
 //!
 //! let learning_rate = 0.1;
 //! model.visit_mut(&mut VisitorMut::new(&mut |_name, param| {
@@ -87,9 +98,9 @@ pub mod cell;
 pub mod checkpoint;
 pub mod dropout;
 pub mod embedding;
+pub mod fast;
 pub mod init;
 pub mod linear;
-pub mod models;
 pub mod module;
 pub mod recurrent;
 pub mod recurrent_layer;
@@ -101,16 +112,15 @@ pub use tensor;
 
 pub use activation::Activation;
 pub use autograd::{Param, ParamId};
-pub use cell::{CellOptions, CellParams, CellWeights, GruCell, LstmCell, RecurrentCell, RnnCell};
-pub use checkpoint::{CheckpointError, Problem};
+pub use cell::{
+    CellOptions, CellParams, CellState, CellWeights, GruCell, LstmCell, LstmState, RecurrentCell,
+    RnnCell,
+};
+pub use checkpoint::{CheckpointError, Metadata, Problem};
 pub use dropout::Dropout;
 pub use embedding::{Embedding, EmbeddingOptions};
 pub use init::{Init, InitScheme};
 pub use linear::{Linear, LinearOptions};
-pub use models::{
-    CharRnn, CharRnnConfig, ConfigError, Metadata, ModelConfig, SentimentConfig, SentimentHead,
-    SentimentModel, SentimentPool,
-};
 pub use module::{LoadReport, Module, ShapeMismatch, StateDictError, Visitor, VisitorMut};
 pub use recurrent::{
     lengths_to_mask, Gru, Lstm, MergeMode, Recurrent, RecurrentConfig, RecurrentOutput, Rnn,

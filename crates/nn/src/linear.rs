@@ -151,7 +151,7 @@ impl<T: Element> Linear<T> {
         let x = x.reshape(&[rows, in_features]);
         let weight_t = tape.param(&self.weight).t();
         let y = match &self.bias {
-            Some(b) => x.matmul_add(&weight_t, &tape.param(b)),
+            Some(b) => x.matmul(&weight_t) + tape.param(b),
             None => x.matmul(&weight_t),
         };
         let out_shape = self.output_shape(&x_shape);

@@ -180,13 +180,13 @@ pub trait Module<T: Element = f32> {
     }
 }
 
-/// `prefix` (`"lstm."`) joined with a local name; an empty local name is the
-/// prefix's own (a field that is itself a parameter).
-fn full_name(prefix: &str, name: &str) -> String {
+/// `prefix` (`"lstm."`) joined with a local name, then `suffix` (`"_l0"`);
+/// an empty local name is the prefix's own (a field that is itself a parameter).
+fn full_name(prefix: &str, name: &str, suffix: &str) -> String {
     if name.is_empty() {
-        prefix.strip_suffix('.').unwrap_or(prefix).to_string()
+        format!("{}{suffix}", prefix.strip_suffix('.').unwrap_or(prefix))
     } else {
-        format!("{prefix}{name}")
+        format!("{prefix}{name}{suffix}")
     }
 }
 
@@ -196,6 +196,7 @@ fn full_name(prefix: &str, name: &str) -> String {
 /// parameters it is shown (as [`Module::named_params`] does).
 pub struct Visitor<'m, 'f, T: Element> {
     prefix: String,
+    suffix: String,
     callback: &'f mut dyn FnMut(&str, &'m Param<T>),
 }
 
@@ -204,13 +205,14 @@ impl<'m, 'f, T: Element> Visitor<'m, 'f, T> {
     pub fn new(callback: &'f mut dyn FnMut(&str, &'m Param<T>)) -> Self {
         Visitor {
             prefix: String::new(),
+            suffix: String::new(),
             callback,
         }
     }
 
     /// Shows a parameter named `name` in the current module.
     pub fn param(&mut self, name: &str, param: &'m Param<T>) {
-        (self.callback)(&full_name(&self.prefix, name), param);
+        (self.callback)(&full_name(&self.prefix, name, &self.suffix), param);
     }
 
     /// Visits `child` with `name.` added to every name in it.
@@ -221,11 +223,21 @@ impl<'m, 'f, T: Element> Visitor<'m, 'f, T> {
         child.visit(self);
         self.prefix.truncate(outer);
     }
+
+    /// Visits `child` with `suffix` appended to every name in it: PyTorch's
+    /// sequence layers name a cell's `weight_ih` of layer 0 `weight_ih_l0`.
+    pub fn module_with_suffix<M: Module<T> + ?Sized>(&mut self, suffix: &str, child: &'m M) {
+        let outer = self.suffix.len();
+        self.suffix.push_str(suffix);
+        child.visit(self);
+        self.suffix.truncate(outer);
+    }
 }
 
 /// Walks a module tree with mutable access, building each parameter's dotted name.
 pub struct VisitorMut<'f, T: Element> {
     prefix: String,
+    suffix: String,
     callback: &'f mut dyn FnMut(&str, &mut Param<T>),
 }
 
@@ -234,13 +246,14 @@ impl<'f, T: Element> VisitorMut<'f, T> {
     pub fn new(callback: &'f mut dyn FnMut(&str, &mut Param<T>)) -> Self {
         VisitorMut {
             prefix: String::new(),
+            suffix: String::new(),
             callback,
         }
     }
 
     /// Shows a parameter named `name` in the current module.
     pub fn param(&mut self, name: &str, param: &mut Param<T>) {
-        (self.callback)(&full_name(&self.prefix, name), param);
+        (self.callback)(&full_name(&self.prefix, name, &self.suffix), param);
     }
 
     /// Visits `child` with `name.` added to every name in it.
@@ -250,6 +263,15 @@ impl<'f, T: Element> VisitorMut<'f, T> {
         self.prefix.push('.');
         child.visit_mut(self);
         self.prefix.truncate(outer);
+    }
+
+    /// Visits `child` with `suffix` appended to every name in it (see
+    /// [`Visitor::module_with_suffix`]).
+    pub fn module_with_suffix<M: Module<T> + ?Sized>(&mut self, suffix: &str, child: &mut M) {
+        let outer = self.suffix.len();
+        self.suffix.push_str(suffix);
+        child.visit_mut(self);
+        self.suffix.truncate(outer);
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! Each row is one layer: its name and type, the shape of its output for a
 //! given input shape, and its parameter count; the footer gives the total.
-//! A model builds its summary by adding its layers in order (see
-//! [`SentimentModel::summary`](crate::models::SentimentModel::summary)):
+//! A model builds its summary by adding its layers in order (as the `train`
+//! crate's `SentimentModel::summary` does):
 //!
 //! ```text
 //! Model: "SentimentModel"

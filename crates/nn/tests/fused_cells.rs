@@ -1,8 +1,13 @@
-//! The fused steps (`nn::cell::fused`, one op per time step with a
-//! hand-written backward) against the composed cells they replace: the same
-//! outputs, final states and gradients, bit for bit, for every cell, in f32
-//! and f64, through the whole sequence layer (stacked, bidirectional,
-//! masked, with recurrent dropout on a training tape).
+//! The fused loop (`nn::fast`: one op per time step with a hand-written
+//! backward, `W_hh` packed once) against the composed cells it replaces,
+//! for every cell, in f32 and f64, through the whole sequence layer
+//! (stacked, bidirectional, masked, with recurrent dropout on a training
+//! tape): the same outputs, final states, input gradient and every
+//! parameter's gradient bit for bit, except `weight_hh`'s. That one the
+//! fused loop sums over all steps as one product (`[h_1 .. h_T]^T [g_1 ..
+//! g_T]`), in another order than the composed graph's sum of per-step
+//! products, so it agrees within rounding: at most `1e-12` (f64) or `1e-4`
+//! (f32) of the gradient's largest element.
 
 mod common;
 
@@ -14,6 +19,7 @@ use nn::{
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::fmt::Debug;
 use tensor::{Element, Tensor};
 
 #[derive(Clone, Debug)]
@@ -48,15 +54,16 @@ prop_compose! {
     }
 }
 
-/// Outputs, states and every gradient of one run, as plain vectors.
-fn run<T: Element, C: RecurrentCell<T>>(case: &Case, fused: bool) -> Vec<Vec<T>> {
+/// Outputs, states and every gradient of one run, as plain vectors, each
+/// named (`"output"`, ..., then the parameters' names).
+fn run<T: Element, C: RecurrentCell<T>>(case: &Case, fused: bool) -> Vec<(String, Vec<T>)> {
     let config = RecurrentConfig {
         num_layers: case.layers,
         bidirectional: case.bidirectional,
         recurrent_dropout: if case.recurrent_dropout { 0.3 } else { 0.0 },
+        fused,
         cell: CellOptions {
             init: InitScheme::PyTorch,
-            fused,
             ..Default::default()
         },
         ..Default::default()
@@ -90,35 +97,75 @@ fn run<T: Element, C: RecurrentCell<T>>(case: &Case, fused: bool) -> Vec<Vec<T>>
     if let Some(c_n) = &out.c_n {
         loss = loss + (c_n * &projection(c_n.shape(), 3)).sum();
     }
-    let mut results = vec![out.output.value().to_vec(), out.h_n.value().to_vec()];
-    results.extend(out.c_n.as_ref().map(|c| c.value().to_vec()));
+    let mut results = vec![
+        ("output".to_string(), out.output.value().to_vec()),
+        ("h_n".to_string(), out.h_n.value().to_vec()),
+    ];
+    results.extend(
+        out.c_n
+            .as_ref()
+            .map(|c| ("c_n".to_string(), c.value().to_vec())),
+    );
     let grads = tape.backward(&loss).unwrap();
-    results.push(grads[&xv].to_vec());
+    results.push(("input gradient".to_string(), grads[&xv].to_vec()));
     for (name, param) in layer.named_params() {
         let grad = param
             .grad(&grads)
             .unwrap_or_else(|| panic!("no gradient for {name}"));
-        results.push(grad.to_vec());
+        results.push((name, grad.to_vec()));
     }
     results
 }
 
+/// Fused and composed runs agree: bit for bit, but `weight_hh*` within
+/// `tolerance` of its largest element (see the module docs).
+fn assert_agree<T: Element + Debug>(
+    fused: Vec<(String, Vec<T>)>,
+    composed: Vec<(String, Vec<T>)>,
+    tolerance: f64,
+    case: &Case,
+) {
+    assert_eq!(fused.len(), composed.len());
+    for ((name, a), (_, b)) in fused.iter().zip(&composed) {
+        if !name.starts_with("weight_hh") {
+            assert_eq!(a, b, "{name}, {case:?}");
+            continue;
+        }
+        let scale = b.iter().map(|v| v.to_f64().abs()).fold(0.0, f64::max);
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x.to_f64() - y.to_f64()).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst <= tolerance * scale,
+            "{name}: differs by {worst:e} of {scale:e}, {case:?}"
+        );
+    }
+}
+
 fn check(case: &Case) {
     with_cell!(case.kind, C => {
-        assert_eq!(run::<f64, C>(case, true), run::<f64, C>(case, false), "{case:?} f64");
+        assert_agree(run::<f64, C>(case, true), run::<f64, C>(case, false), 1e-12, case);
     });
     match case.kind {
-        Kind::Rnn => assert_eq!(
+        Kind::Rnn => assert_agree(
             run::<f32, nn::RnnCell<f32>>(case, true),
-            run::<f32, nn::RnnCell<f32>>(case, false)
+            run::<f32, nn::RnnCell<f32>>(case, false),
+            1e-4,
+            case,
         ),
-        Kind::Lstm => assert_eq!(
+        Kind::Lstm => assert_agree(
             run::<f32, nn::LstmCell<f32>>(case, true),
-            run::<f32, nn::LstmCell<f32>>(case, false)
+            run::<f32, nn::LstmCell<f32>>(case, false),
+            1e-4,
+            case,
         ),
-        Kind::Gru => assert_eq!(
+        Kind::Gru => assert_agree(
             run::<f32, nn::GruCell<f32>>(case, true),
-            run::<f32, nn::GruCell<f32>>(case, false)
+            run::<f32, nn::GruCell<f32>>(case, false),
+            1e-4,
+            case,
         ),
     }
 }
@@ -127,14 +174,14 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn fused_steps_equal_the_composed_cells_bit_for_bit(case in case()) {
+    fn the_fused_loop_equals_the_composed_cells(case in case()) {
         check(&case);
     }
 }
 
 /// The IMDB shape, once: a batch of 16 sequences of 50 steps, E = H = 32.
 #[test]
-fn fused_steps_equal_the_composed_cells_at_a_realistic_size() {
+fn the_fused_loop_equals_the_composed_cells_at_a_realistic_size() {
     for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
         check(&Case {
             kind,

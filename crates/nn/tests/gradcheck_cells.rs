@@ -6,14 +6,15 @@ mod common;
 
 use autograd::{gradcheck, GradcheckOptions, Var};
 use common::{normal, Kind};
-use nn::{Activation, CellOptions, InitScheme, RecurrentCell};
+use nn::{Activation, CellOptions, CellState, InitScheme, RecurrentCell};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::Tensor;
 
-/// Checks `step(project_input(x), state)` of a fresh cell of type `C`, with
-/// the fused step (one op, hand-written backward) and the composed one.
+/// Checks `step(project_input(x), state)` of a fresh cell of type `C`. (The
+/// fused loop of the appendix is checked through the sequence layer, in
+/// `gradcheck_recurrent.rs`.)
 fn check_cell<C: RecurrentCell<f64>>(
     batch: usize,
     input: usize,
@@ -22,36 +23,24 @@ fn check_cell<C: RecurrentCell<f64>>(
     act: Activation,
     seed: u64,
 ) {
-    for fused in [true, false] {
-        let options = CellOptions {
-            bias,
-            init: InitScheme::PyTorch,
-            nonlinearity: act,
-            fused,
-            recurrent_init: None,
-        };
-        check_one::<C>(batch, input, hidden, &options, seed);
-    }
-}
-
-fn check_one<C: RecurrentCell<f64>>(
-    batch: usize,
-    input: usize,
-    hidden: usize,
-    options: &CellOptions,
-    seed: u64,
-) {
-    let cell = C::new(input, hidden, options, &mut StdRng::seed_from_u64(seed));
+    let options = CellOptions {
+        bias,
+        init: InitScheme::PyTorch,
+        nonlinearity: act,
+        recurrent_init: None,
+    };
+    let cell = C::new(input, hidden, &options, &mut StdRng::seed_from_u64(seed));
+    let parts = C::State::PARTS;
     let mut inputs = vec![normal(&[batch, input], seed + 1)];
-    inputs.extend((0..C::STATE_PARTS).map(|k| normal(&[batch, hidden], seed + 2 + k as u64)));
+    inputs.extend((0..parts).map(|k| normal(&[batch, hidden], seed + 2 + k as u64)));
     inputs.extend(cell.state_dict().into_iter().map(|(_, value)| value));
-    let parts = C::STATE_PARTS;
     let step = |tape: &autograd::Tape<f64>, v: &[Var<f64>]| {
         cell.use_vars_as_params(tape, &v[1 + parts..]);
-        Var::concat(&cell.forward(tape, &v[0], &v[1..1 + parts]), 1)
+        let state = C::State::from_parts(v[1..1 + parts].to_vec());
+        Var::concat(&cell.forward(tape, &v[0], &state).parts(), 1)
     };
     let report = gradcheck(step, &inputs, &GradcheckOptions::default())
-        .unwrap_or_else(|r| panic!("{} (fused: {}): {r}", C::NAME, options.fused));
+        .unwrap_or_else(|r| panic!("{}: {r}", C::NAME));
     assert!(report.checked >= inputs.iter().map(Tensor::numel).sum::<usize>());
 }
 

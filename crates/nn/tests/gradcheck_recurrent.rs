@@ -2,7 +2,8 @@
 //! each of its modes: 1 and 2 layers, each direction and merge mode, masked
 //! variable lengths (pre- and post-padded), with and without initial states,
 //! stateful across two batches, recurrent and inter-layer dropout with a fixed
-//! seed, `go_backwards`. Gradients are taken with respect to the input, the
+//! seed, `go_backwards`; the built-in cells' fused loop (`nn::fast`) and
+//! their composed graphs. Gradients are taken with respect to the input, the
 //! initial states and every parameter, of the whole output sequence and of
 //! the final states.
 
@@ -11,8 +12,8 @@ mod common;
 use autograd::{gradcheck, GradcheckOptions, GradcheckReport, Tape, Var};
 use common::{flatten_all, normal, pre_padded_mask, Kind, Padding, MERGE_MODES};
 use nn::{
-    CellOptions, InitScheme, MergeMode, Module, Recurrent, RecurrentCell, RecurrentConfig,
-    SequenceOptions,
+    CellOptions, CellState, InitScheme, MergeMode, Module, Recurrent, RecurrentCell,
+    RecurrentConfig, SequenceOptions,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -34,6 +35,7 @@ struct Case {
     recurrent_dropout: bool,
     dropout: bool,
     go_backwards: bool,
+    fused: bool,
     batch: usize,
     time: usize,
     seed: u64,
@@ -58,6 +60,7 @@ prop_compose! {
         recurrent_dropout: bool,
         dropout: bool,
         go_backwards in proptest::bool::weighted(0.2),
+        fused: bool,
         batch in 1usize..=3,
         time in 1usize..=4,
         seed in 0u64..10_000,
@@ -65,7 +68,7 @@ prop_compose! {
         Case {
             kind, layers, bidirectional, merge: MERGE_MODES[merge], padding,
             initial_state: state == 1, stateful: state == 2,
-            recurrent_dropout, dropout: dropout && layers == 2, go_backwards, batch, time, seed,
+            recurrent_dropout, dropout: dropout && layers == 2, go_backwards, fused, batch, time, seed,
         }
     }
 }
@@ -81,6 +84,7 @@ fn gradcheck_layer<C: RecurrentCell<f64>>(case: &Case) -> Result<GradcheckReport
         recurrent_dropout: if case.recurrent_dropout { 0.4 } else { 0.0 },
         go_backwards: case.go_backwards,
         stateful: case.stateful,
+        fused: case.fused,
         cell: CellOptions {
             init: InitScheme::PyTorch,
             ..Default::default()
@@ -113,7 +117,7 @@ fn gradcheck_layer<C: RecurrentCell<f64>>(case: &Case) -> Result<GradcheckReport
         HIDDEN,
     ];
     let parts = if case.initial_state {
-        C::STATE_PARTS
+        C::State::PARTS
     } else {
         0
     };
@@ -168,6 +172,7 @@ fn each_mode_is_checked_at_least_once() {
         recurrent_dropout: false,
         dropout: false,
         go_backwards: false,
+        fused: true,
         batch: 2,
         time: 3,
         seed: 11,
@@ -176,14 +181,17 @@ fn each_mode_is_checked_at_least_once() {
     for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
         for layers in [1, 2] {
             for padding in [Padding::None, Padding::Post, Padding::Pre] {
-                cases.push(Case {
-                    kind,
-                    layers,
-                    padding,
-                    bidirectional: true,
-                    initial_state: layers == 2,
-                    ..base.clone()
-                });
+                for fused in [true, false] {
+                    cases.push(Case {
+                        kind,
+                        layers,
+                        padding,
+                        bidirectional: true,
+                        initial_state: layers == 2,
+                        fused,
+                        ..base.clone()
+                    });
+                }
             }
         }
         cases.push(Case {

@@ -5,7 +5,7 @@
 use autograd::Tape;
 use nn::{
     init, Dropout, Embedding, EmbeddingOptions, Init, Linear, Lstm, RecurrentConfig,
-    SentimentConfig, SentimentModel, SequenceOptions,
+    SequenceOptions,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -69,16 +69,6 @@ fn lstm_with_a_nan_recurrent_dropout() {
 #[should_panic(expected = "Dropout: probability 1 is not in [0, 1)")]
 fn dropout_that_drops_everything() {
     Dropout::new(1.0);
-}
-
-#[test]
-#[should_panic(expected = "SentimentModel: vocab_size = 0 must be at least 1")]
-fn sentiment_model_with_an_empty_vocabulary() {
-    let config = SentimentConfig {
-        embedding_dim: 4,
-        ..SentimentConfig::new(0)
-    };
-    SentimentModel::<f32>::new(config, &mut rng());
 }
 
 #[test]

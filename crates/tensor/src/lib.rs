@@ -30,16 +30,22 @@
 //! 8. [`index`]: integer [`Indices`], embedding lookup (`index_select`), `gather`, and their adjoints.
 //! 9. [`combine`]: `concat` and `stack`.
 //! 10. [`random`]: seeded random tensors.
-//! 11. [`reference`](mod@reference): the matrix product as its definition, three loops.
+//! 11. [`matmul`](mod@matmul): the matrix product as its definition (three
+//!     loops), and [`Tensor::matmul`]'s rules for batches and vectors.
 //!
 //! Then the appendix, [`fast`], is how the same results come out fast: `f32`
-//! math a loop can vectorize, wide SIMD, a pool of worker threads, and
-//! [`Tensor::matmul`], matrix multiplication the BLIS way (packing, cache
-//! blocking, SIMD micro-kernels, threads), tested equal to the reference. The
-//! core calls into it in two places only, both leaves: `f32`'s `exp`/`tanh`/
-//! `sigmoid` come from [`fast::fastmath`], and large elementwise ops split
-//! their output over [`fast::threads`]. The crates above use [`Element`]: a
-//! [`Scalar`] the fast matrix multiply has kernels for.
+//! math a loop can vectorize, wide SIMD, a pool of worker threads, matrix
+//! multiplication the BLIS way (packing, cache blocking, SIMD micro-kernels,
+//! threads, tested equal to the three loops), denormals flushed and freed
+//! buffers kept for reuse. It is entered through one documented seam,
+//! [`fast`]'s module docs list its three doors: [`Tensor::matmul`] hands its
+//! operands to the appendix's GEMM, large elementwise ops split their output
+//! over its threads, and `f32`'s `exp`/`tanh`/`sigmoid` are its
+//! vectorizable formulas. [`Element`], the number type of the crates above,
+//! is a [`Scalar`] the GEMM has kernels for.
+//!
+//! A second appendix, [`durable`], writes files that survive a crash: the
+//! checkpoints, caches and histories of the crates above go through it.
 //!
 //! ```
 //! use tensor::Tensor;
@@ -63,20 +69,20 @@
 pub mod combine;
 pub mod elementwise;
 pub mod index;
+pub mod matmul;
 pub mod random;
 pub mod reduce;
-pub mod reference;
 pub mod scalar;
 pub mod shape;
 pub mod tensor;
 pub mod view;
 pub mod walk;
 
-// The appendix.
+// The appendices.
+pub mod durable;
 pub mod fast;
 
-pub use fast::matmul::Element;
 pub use fast::threads::{num_threads, parallel_map, set_num_threads};
 pub use index::Indices;
-pub use scalar::Scalar;
+pub use scalar::{Element, Scalar};
 pub use tensor::Tensor;

@@ -6,9 +6,8 @@
 //! checks use because central finite differences in `f32` are too coarse to
 //! tell a right gradient from a slightly wrong one.
 //!
-//! The crates above ask for [`Element`](crate::Element) instead: a `Scalar`
-//! that the fast matrix multiply of the appendix ([`fast`](crate::fast)) also
-//! has machine kernels for. This chapter needs only `Scalar`.
+//! The crates above ask for [`Element`] instead: a `Scalar` that the matrix
+//! product ([`matmul`](mod@crate::matmul)) can multiply with machine kernels.
 
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
@@ -162,6 +161,20 @@ fn sigmoid_f64(x: f64) -> f64 {
         e / (1.0 + e)
     }
 }
+
+/// The number type of the crates above `tensor`: a [`Scalar`] whose matrix
+/// products run on the appendix's machine kernels (`f32` and `f64`).
+///
+/// It adds no method of its own. Its hidden supertrait,
+/// `fast::matmul::GemmElement`, is the one place where the core names the
+/// appendix's matrix multiply by type: it hands
+/// [`Tensor::matmul`](crate::Tensor::matmul) the SIMD micro-kernels written for
+/// this exact type (`f32` and `f64` need different instructions). Every crate
+/// above multiplies matrices, so they ask for `Element`; this chapter's ops
+/// need only `Scalar`.
+pub trait Element: Scalar + crate::fast::matmul::GemmElement {}
+
+impl<T: Scalar + crate::fast::matmul::GemmElement> Element for T {}
 
 // f32 uses the vectorizable versions of the appendix's `fast::fastmath` (within 2 ulp;
 // they make an LSTM step markedly faster); f64, which gradient checks use, keeps the

@@ -1,13 +1,79 @@
-//! The example programs' command lines: checks for values, and how a program starts and ends.
+//! The example programs' command lines: the options of the training loop,
+//! checks for values, and how a program starts and ends.
 //!
-//! Each is a plain `fn(&str) -> Result<T, String>`, which is what a `clap`
-//! value parser takes: a bad value is reported with the option's name, and
-//! the program exits with a message instead of a panic. [`parse_options`] and
-//! [`exit_code`] are a program's first and last lines: a user's mistake, in
-//! an option or later, ends with a message and exit code 1.
+//! [`LoopOptions`] are the options every training program shares (epochs,
+//! learning rate, clipping, ...), turned into a [`TrainerConfig`] in one
+//! call. Each check is a plain `fn(&str) -> Result<T, String>`, which is
+//! what a `clap` value parser takes: a bad value is reported with the
+//! option's name, and the program exits with a message instead of a panic.
+//! [`parse_options`] and [`exit_code`] are a program's first and last lines:
+//! a user's mistake, in an option or later, ends with a message and exit code 1.
 
 use std::fmt::Display;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use nn::Metadata;
+
+use crate::optim::{LrSchedule, LrShape};
+use crate::trainer::{Monitor, TrainerConfig};
+
+/// The training loop's options (`clap::Args`, flattened into a program's
+/// options): each field's doc is its `--help`. A program changes a default
+/// with `#[command(mut_arg("lr", |a| a.default_value("0.002")))]`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LoopOptions {
+    /// Passes over the training set
+    #[arg(long, default_value = "2", value_parser = at_least_one)]
+    pub epochs: usize,
+    /// Examples per batch
+    #[arg(long, default_value = "64", value_parser = at_least_one)]
+    pub batch_size: usize,
+    /// Adam's learning rate
+    #[arg(long, default_value = "0.001", value_parser = positive)]
+    pub lr: f64,
+    /// How the learning rate falls over the run
+    #[arg(long, value_enum, default_value_t = LrShape::Constant)]
+    pub lr_schedule: LrShape,
+    /// The learning rate at the end of a linear or cosine schedule, as a fraction of --lr
+    #[arg(long, default_value = "0", value_parser = probability)]
+    pub final_lr: f64,
+    /// Clip gradients to this global norm (0 = off)
+    #[arg(long, default_value = "5", value_parser = non_negative)]
+    pub clip: f64,
+    /// Stop after this many epochs without a better --monitor figure
+    #[arg(long, value_parser = at_least_one)]
+    pub patience: Option<usize>,
+    /// The validation figure that picks best.safetensors and drives --patience
+    #[arg(long, value_enum, default_value_t = Monitor::ValidationLoss)]
+    pub monitor: Monitor,
+    /// Seed of initialization, shuffles and dropout
+    #[arg(long, default_value = "0")]
+    pub seed: u64,
+    /// Where the history, curves and checkpoints go
+    #[arg(long, default_value = "runs", value_parser = non_empty_path)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl LoopOptions {
+    /// The trainer's configuration for these options, writing `metadata`
+    /// into every checkpoint.
+    pub fn trainer_config(&self, metadata: Metadata) -> TrainerConfig {
+        TrainerConfig {
+            seed: self.seed,
+            clip_norm: (self.clip > 0.0).then_some(self.clip),
+            patience: self.patience,
+            monitor: self.monitor,
+            lr_schedule: LrSchedule::new(self.lr_schedule, self.final_lr),
+            resume: self.resume,
+            metadata,
+            ..TrainerConfig::new(self.epochs, &self.out)
+        }
+    }
+}
 
 /// Parses the program's options with `clap`.
 ///

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use nn::checkpoint::write_atomically;
+use tensor::durable::write_atomically;
 
 use crate::plot::{LineChart, Series};
 

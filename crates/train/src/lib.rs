@@ -52,32 +52,44 @@
 //! validation, checkpoints, history, progress, resuming and early stopping.
 //!
 //! ## Reading order
-//! 1. [`data`]: finding, reading, tokenizing and batching the IMDB reviews and
+//! 1. [`choice`]: a choice among names (a cell, a pooling) written once, for
+//!    the command line and the files alike.
+//! 2. [`data`]: finding, reading, tokenizing and batching the IMDB reviews and
 //!    character corpora, one step per file in the order a load runs them
 //!    (`paths`, `download`, `imdb::archive`, `tokenizer`, `vocab`, `imdb`,
 //!    `imdb::cached`, `loader`; `text` for characters; `error` for what can fail).
-//! 2. [`optim`]: SGD, Adam(W), RMSprop and gradient clipping, each rule in its own file.
-//! 3. [`metrics`]: accuracy and running means, computed without a tape.
-//! 4. [`history`]: per-epoch metrics written as CSV and drawn as SVG by
+//! 3. [`optim`]: SGD, Adam(W), RMSprop, gradient clipping and learning-rate
+//!    schedules, each rule in its own file.
+//! 4. [`metrics`]: accuracy and running means, computed without a tape.
+//! 5. [`history`]: per-epoch metrics written as CSV and drawn as SVG by
 //!    [`plot`], line charts with `plotters` (a log axis for vanishing gradients).
-//! 5. [`trainer`]: the loop every program runs (`mod.rs`), what a problem plugs
-//!    into it (`task.rs`), its settings and errors (`config.rs`), a batch on
-//!    every core (`shards.rs`), and the files it keeps (`files.rs`);
-//!    [`tasks`]: how a batch of each dataset becomes a loss.
-//! 6. [`cli`] and [`memory`]: small helpers of the example programs
+//! 6. [`trainer`]: the loop every program runs (`mod.rs`), what a problem plugs
+//!    into it (`task.rs`), one batch's forward and backward (`step.rs`), its
+//!    settings and errors (`config.rs`), and the files it keeps (`files.rs`).
+//! 7. [`models`]: the tutorials' models (a sentiment classifier, a
+//!    character-level language model) and how a checkpoint describes them;
+//!    [`tasks`]: how a batch of each dataset becomes their loss.
+//! 8. [`cli`] and [`memory`]: small helpers of the example programs
 //!    (checking flags, reporting the peak memory).
 //!
+//! Then the appendix, [`fast`]: a batch on every core (shards), a large
+//! parameter's update in pieces, and the process tuned for training, each
+//! proven to give the chapters' numbers.
+//!
 //! The crate only calls the ones below it: [`data`] needs nothing but
-//! `tensor` (and `nn`'s crash-test hook, `pause_point`, in its atomic
-//! writes), so a reader can study it before, or without, the autodiff.
+//! `tensor` (its files go through `tensor::durable`, the crash-safe file
+//! layer), so a reader can study it before, or without, the autodiff.
 
 #![warn(missing_docs)]
 
+pub mod choice;
 pub mod cli;
 pub mod data;
+pub mod fast;
 pub mod history;
 pub mod memory;
 pub mod metrics;
+pub mod models;
 pub mod optim;
 pub mod plot;
 pub mod tasks;

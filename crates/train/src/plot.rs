@@ -41,8 +41,8 @@
 use std::io;
 use std::path::Path;
 
-use nn::checkpoint::write_atomically;
 use std::ops::Range;
+use tensor::durable::write_atomically;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;

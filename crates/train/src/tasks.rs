@@ -1,7 +1,7 @@
 //! Ready tasks for the training loop: how a batch of each dataset becomes a loss.
 
+use crate::models::{CharRnn, SentimentModel};
 use autograd::{Reduction, Tape};
-use nn::{CharRnn, SentimentModel};
 use tensor::Indices;
 
 use crate::data::text::CharBatch;

@@ -15,7 +15,7 @@
 //!
 //! A process cannot be stopped inside a write by a timer reliably, so the
 //! library has a test hook: `TAPEGRAD_PAUSE_AT=<point>` makes the program
-//! stop at that point and wait to be killed (see `nn::checkpoint::pause_point`);
+//! stop at that point and wait to be killed (see `tensor::durable::pause_point`);
 //! `TAPEGRAD_PAUSE_AT=list` lists the points a run passes.
 
 mod common;
@@ -29,13 +29,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::example::example_binary;
-use nn::checkpoint::{self, TEMPORARY_PREFIX};
-use nn::{ModelConfig, SentimentConfig, SentimentModel};
+use nn::checkpoint;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tensor::durable::{is_part_file, PAUSE_AT_ENV};
 use tensor::Tensor;
 use train::data::Vocabulary;
 use train::history::History;
+use train::models::{ModelConfig, SentimentConfig, SentimentModel};
 
 /// The program, its data, the length of the run, and one output and cache directory.
 struct Setup {
@@ -64,7 +65,7 @@ impl Setup {
             .args(["--epochs", &self.epochs.to_string(), "--cell", "gru"])
             .env("XDG_CACHE_HOME", &self.cache)
             .env_remove("TAPEGRAD_DATA")
-            .env_remove(checkpoint::PAUSE_AT_ENV)
+            .env_remove(PAUSE_AT_ENV)
             .env("TAPEGRAD_NUM_THREADS", "1");
         if resume {
             command.arg("--resume");
@@ -86,13 +87,11 @@ fn temporary_files(dir: &Path, is_temporary: impl Fn(&str) -> bool) -> Vec<Strin
         .collect()
 }
 
-/// The temporary files killed writes may leave: `.tmp-*` beside the run's
-/// files, `*.part` in the dataset cache.
+/// The temporary files killed writes may leave, beside the run's files and
+/// in the dataset cache (`tensor::durable`'s part files).
 fn leftovers(setup: &Setup) -> Vec<String> {
-    let mut found = temporary_files(&setup.out, |n| n.starts_with(TEMPORARY_PREFIX));
-    found.extend(temporary_files(&setup.cache_dir(), |n| {
-        n.ends_with(".part")
-    }));
+    let mut found = temporary_files(&setup.out, is_part_file);
+    found.extend(temporary_files(&setup.cache_dir(), is_part_file));
     found
 }
 
@@ -101,7 +100,7 @@ fn leftovers(setup: &Setup) -> Vec<String> {
 fn kill_at(setup: &Setup, point: &str) {
     let mut child = setup
         .command(false)
-        .env(checkpoint::PAUSE_AT_ENV, point)
+        .env(PAUSE_AT_ENV, point)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -288,7 +287,7 @@ fn a_run_killed_anywhere_leaves_whole_files_and_the_next_run_cleans_up_and_resum
     let reference_setup = Setup::new(root.path(), &data, 2, "reference");
     let output = reference_setup
         .command(false)
-        .env(checkpoint::PAUSE_AT_ENV, "list")
+        .env(PAUSE_AT_ENV, "list")
         .output()
         .unwrap();
     let reference = finished(&reference_setup, &output);

@@ -4,7 +4,8 @@
 //! `tensor` promises this by construction (work is split over disjoint
 //! pieces of the output, never over a sum; see `matmul/parallel.rs`): this
 //! test holds it to it, through the whole loop: data loading, dropout masks,
-//! LSTM forward and backward, gradient clipping, Adam, checkpoints.
+//! shards of a batch on both threads, LSTM forward and backward, gradient
+//! clipping, Adam, checkpoints.
 //!
 //! The sizes are chosen so that the parallel paths really run: the LSTM's
 //! step product `[32 x 128] @ [128 x 512]` (4.2 MFLOP) and its input
@@ -18,10 +19,12 @@
 use std::path::Path;
 
 use nn::checkpoint;
-use nn::{CellKind, ModelConfig, Module, SentimentConfig, SentimentModel};
+use nn::{CellKind, Module};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
+use train::fast::Shards;
+use train::models::{ModelConfig, SentimentConfig, SentimentModel};
 use train::optim::Adam;
 use train::tasks::sentiment_step;
 use train::trainer::{Trainer, TrainerConfig};
@@ -95,7 +98,9 @@ fn train_on(threads: usize, dir: &Path) -> Outcome {
         metadata: config().to_metadata(),
         ..TrainerConfig::new(2, dir)
     })
-    .unwrap();
+    .unwrap()
+    .with_runner(Shards::default()); // two shards of 16 rows, one per thread
+
     let report = trainer
         .fit(
             &mut model,

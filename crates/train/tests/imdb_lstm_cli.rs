@@ -8,11 +8,11 @@ use std::process::Command;
 
 use autograd::Tape;
 use common::example::{example_binary, run_example};
-use nn::{ModelConfig, SentimentConfig, SentimentModel};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use train::data::loader::collate;
 use train::data::{Review, Sentiment, Side, Vocabulary};
+use train::models::{ModelConfig, SentimentConfig, SentimentModel};
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

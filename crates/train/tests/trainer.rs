@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use nn::{CellKind, ModelConfig, Module, SentimentConfig, SentimentModel};
+use nn::{CellKind, Module};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tensor::Tensor;
 use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
-use train::optim::{Adam, LrSchedule, Optimizer, Sgd};
+use train::models::{ModelConfig, SentimentConfig, SentimentModel};
+use train::optim::{Adam, LrSchedule, LrShape, Optimizer, Sgd};
 use train::tasks::sentiment_step;
 use train::trainer::{self, TrainError, Trainer, TrainerConfig};
 
@@ -225,13 +226,17 @@ fn resuming_checks_the_run_it_continues() {
 #[test]
 fn a_second_run_cannot_write_into_a_locked_directory_and_leftovers_are_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let leftover = dir.path().join(".tmp-last.safetensors-999-0");
+    let leftover = dir.path().join(".last.safetensors.999999.tapegrad.part");
     std::fs::write(&leftover, b"half a checkpoint").unwrap();
+    // A file of the user's that only looks like a temporary one stays.
+    let notes = dir.path().join(".tmp-notes.txt");
+    std::fs::write(&notes, b"my notes").unwrap();
     let first = Trainer::new(trainer_config(1, dir.path(), false)).unwrap();
     assert!(
         !leftover.exists(),
         "a killed write's temporary file is removed"
     );
+    assert!(notes.exists(), "the user's file is kept");
     let error = Trainer::new(trainer_config(1, dir.path(), false))
         .err()
         .expect("the directory is locked")
@@ -307,7 +312,7 @@ fn evaluating_a_model_with_nan_weights_reports_nan_not_an_accuracy() {
     let weight = state.get_mut("fc.weight").unwrap();
     *weight = Tensor::full(weight.shape(), f32::NAN);
     poisoned.load_state_dict(&state, true).unwrap();
-    let metrics = trainer::evaluate(&poisoned, &source, &sentiment_step, None);
+    let metrics = trainer::evaluate(&poisoned, &source, &sentiment_step, &trainer::WholeBatch);
     assert!(metrics.loss.is_nan());
     let accuracy = metrics.accuracy.unwrap();
     assert!(accuracy.is_nan(), "accuracy {accuracy}");
@@ -357,7 +362,7 @@ fn scheduled_run(dir: &Path, resume: bool, stop_at: Option<u64>) -> (String, Sen
     let mut model = model();
     let mut adam = Adam::new(1e-2);
     let mut trainer = Trainer::new(TrainerConfig {
-        lr_schedule: LrSchedule::Linear { final_factor: 0.1 },
+        lr_schedule: LrSchedule::new(LrShape::Linear, 0.1),
         ..trainer_config(3, dir, resume)
     })
     .unwrap();
@@ -378,7 +383,7 @@ fn a_learning_rate_schedule_follows_the_run_across_a_resume() {
     let whole = tempfile::tempdir().unwrap();
     let (history, straight, final_rate) = scheduled_run(whole.path(), false, None);
     // 3 epochs of 6 batches: the last update is number 17 of 18.
-    let expected = 1e-2 * LrSchedule::Linear { final_factor: 0.1 }.factor(17, 18);
+    let expected = 1e-2 * LrSchedule::new(LrShape::Linear, 0.1).factor(17, 18);
     assert!(
         (final_rate - expected).abs() < 1e-15,
         "{final_rate} vs {expected}"

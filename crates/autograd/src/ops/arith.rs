@@ -24,20 +24,12 @@ impl<T: Element> Var<T> {
         )
     }
 
-    /// `y = a - b` (broadcasting).
+    /// `y = a - b` (broadcasting), built from two primitives as micrograd
+    /// builds it: `a + (-b)`. Negation is exact, so this is `a - b` to the
+    /// last bit, and its backward needs no rule of its own:
     /// `dL/da = sum_to(shape a, g)`, `dL/db = -sum_to(shape b, g)`.
     pub fn sub(&self, other: &Var<T>) -> Var<T> {
-        let (shape_a, shape_b) = (self.shape().to_vec(), other.shape().to_vec());
-        self.tape().record(
-            "sub",
-            self.value().sub(other.value()),
-            &[self, other],
-            vec![],
-            move |input| {
-                let g = &input.grad_output;
-                smallvec![full(g.sum_to(&shape_a)), full(g.sum_to(&shape_b).neg())]
-            },
-        )
+        self.add(&other.neg())
     }
 
     /// `y = a * b` (broadcasting).
@@ -85,12 +77,9 @@ impl<T: Element> Var<T> {
             })
     }
 
-    /// `y = x - c`. `dL/dx = g`.
+    /// `y = x - c`, built as `x + (-c)` (exact). `dL/dx = g`.
     pub fn sub_scalar(&self, c: T) -> Var<T> {
-        self.tape()
-            .record("sub_scalar", self.value() - c, &[self], vec![], |input| {
-                smallvec![full(input.grad_output)]
-            })
+        self.add_scalar(-c)
     }
 
     /// `y = c * x`. `dL/dx = c * g`.

@@ -28,7 +28,7 @@
 //! |---|---|
 //! | [`arith`] | `add sub mul div` (vars, tensors, scalars), `neg`, `maximum minimum`, `where_`, `dropout` |
 //! | [`unary`] | `exp ln log1p tanh sigmoid relu sqrt square abs powf clamp` |
-//! | [`matmul`] | `matmul` (2-D and batched), `matmul_add` (`X W + b` in one op) |
+//! | [`matmul`] | `matmul` (2-D and batched; vectors as in NumPy) |
 //! | [`reduce`] | `sum mean max` (all, or along an axis), `softmax`, `log_softmax` |
 //! | [`shape`] | `reshape permute transpose t contiguous narrow select squeeze unsqueeze broadcast_to concat stack split chunk unbind` |
 //! | [`index`] | `index_select` (embedding lookup), `gather` |

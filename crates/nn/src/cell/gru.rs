@@ -27,10 +27,6 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// orthogonal, biases zero; with [`InitScheme::PyTorch`](crate::InitScheme)
 /// everything is `U(-1/sqrt(H), 1/sqrt(H))`.
 ///
-/// With [`CellOptions::fused`] (the default) the elementwise part of a step
-/// runs as one op, [`fused::gru_step`](super::fused::gru_step); the code
-/// below is the composed graph it is proven equal to.
-///
 /// ```
 /// use autograd::Tape;
 /// use nn::{CellOptions, GruCell, RecurrentCell};
@@ -40,20 +36,19 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// let cell = GruCell::<f32>::new(3, 5, &CellOptions::default(), &mut StdRng::seed_from_u64(0));
 /// let tape = Tape::new();
 /// let x = tape.constant(Tensor::ones(&[2, 3])); // one time step of a batch of 2
-/// let state = cell.zero_state(&tape, 2);        // [h], [2, 5]
-/// let next = cell.forward(&tape, &x, &state);   // nn.GruCell(x, state)
-/// assert_eq!((next.len(), next[0].shape()), (1, &[2, 5][..]));
+/// let h = cell.zero_state(&tape, 2);            // h, [2, 5]
+/// let next = cell.forward(&tape, &x, &h);       // nn.GRUCell(x, h)
+/// assert_eq!(next.shape(), &[2, 5]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct GruCell<T: Element = f32> {
     params: CellParams<T>,
-    fused: bool,
 }
 
 impl<T: Element> RecurrentCell<T> for GruCell<T> {
     const GATES: usize = 3;
-    const STATE_PARTS: usize = 1;
     const NAME: &'static str = "GRU";
+    type State = Var<T>;
 
     fn new(
         input_size: usize,
@@ -63,7 +58,6 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
     ) -> Self {
         GruCell {
             params: CellParams::new(3, input_size, hidden_size, options, rng),
-            fused: options.fused,
         }
     }
 
@@ -71,23 +65,11 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
         &self.params
     }
 
-    fn params_mut(&mut self) -> &mut CellParams<T> {
-        &mut self.params
-    }
-
     fn project_input(&self, w: &CellWeights<T>, x: &Var<T>) -> Var<T> {
         w.input_product(x, false)
     }
 
-    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
-        let h = &state[0];
-        if self.fused {
-            let hidden = match &w.b_hh {
-                Some(b_hh) => w.recurrent_plus(h, b_hh),
-                None => w.recurrent(h),
-            };
-            return vec![super::fused::gru_step(x_projected, &hidden, h)];
-        }
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, h: &Var<T>) -> Var<T> {
         let hidden = match &w.b_hh {
             Some(b_hh) => &w.recurrent(h) + b_hh,
             None => w.recurrent(h),
@@ -97,8 +79,7 @@ impl<T: Element> RecurrentCell<T> for GruCell<T> {
         let r = (&x_r + &h_r).sigmoid();
         let z = (&x_z + &h_z).sigmoid();
         let n = (&x_n + &r * &h_n).tanh();
-        let h = one_minus(&z) * n + &z * h;
-        vec![h]
+        one_minus(&z) * n + &z * h
     }
 }
 
@@ -141,9 +122,9 @@ mod tests {
         let tape = Tape::new();
         let x = tape.constant(Tensor::ones(&[1, 1]));
         let h = tape.constant(Tensor::ones(&[1, 1]));
-        let next = cell.forward(&tape, &x, &[h]);
+        let next = cell.forward(&tape, &x, &h);
         let expected = 0.5 * 1.5f64.tanh() + 0.5;
-        assert!((next[0].item() - expected).abs() < 1e-15);
-        assert!((next[0].item() - 0.952574).abs() < 1e-6);
+        assert!((next.item() - expected).abs() < 1e-15);
+        assert!((next.item() - 0.952574).abs() < 1e-6);
     }
 }

@@ -4,7 +4,9 @@ use autograd::Var;
 use rand::Rng;
 use tensor::Element;
 
-use super::{gate_blocks, set_block, CellOptions, CellParams, CellWeights, RecurrentCell};
+use super::{
+    gate_blocks, set_block, CellOptions, CellParams, CellState, CellWeights, RecurrentCell,
+};
 use crate::init::InitScheme;
 use crate::module::{Module, Visitor, VisitorMut};
 
@@ -35,10 +37,6 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// effective bias, is Keras' exactly. With [`InitScheme::PyTorch`] every
 /// weight and bias is `U(-1/sqrt(H), 1/sqrt(H))`, as in `nn.LSTM`.
 ///
-/// With [`CellOptions::fused`] (the default) the elementwise part of a step
-/// runs as one op, [`fused::lstm_step`](super::fused::lstm_step); the code
-/// below is the composed graph it is proven equal to.
-///
 /// ```
 /// use autograd::Tape;
 /// use nn::{CellOptions, LstmCell, RecurrentCell};
@@ -48,20 +46,48 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// let cell = LstmCell::<f32>::new(3, 5, &CellOptions::default(), &mut StdRng::seed_from_u64(0));
 /// let tape = Tape::new();
 /// let x = tape.constant(Tensor::ones(&[2, 3])); // one time step of a batch of 2
-/// let state = cell.zero_state(&tape, 2);        // [h, c], each [2, 5]
-/// let next = cell.forward(&tape, &x, &state);   // nn.LstmCell(x, state)
-/// assert_eq!((next.len(), next[0].shape()), (2, &[2, 5][..]));
+/// let state = cell.zero_state(&tape, 2);        // LstmState { h, c }, each [2, 5]
+/// let next = cell.forward(&tape, &x, &state);   // nn.LSTMCell(x, (h, c))
+/// assert_eq!((next.h.shape(), next.c.shape()), (&[2, 5][..], &[2, 5][..]));
 /// ```
 #[derive(Clone, Debug)]
 pub struct LstmCell<T: Element = f32> {
     params: CellParams<T>,
-    fused: bool,
+}
+
+/// The LSTM's state: the hidden state `h` (its output) and the cell state
+/// `c`, each `[B, H]`.
+#[derive(Clone, Debug)]
+pub struct LstmState<T: Element = f32> {
+    /// The hidden state, `h`.
+    pub h: Var<T>,
+    /// The cell state, `c`.
+    pub c: Var<T>,
+}
+
+impl<T: Element> CellState<T> for LstmState<T> {
+    const PARTS: usize = 2;
+
+    fn h(&self) -> &Var<T> {
+        &self.h
+    }
+
+    fn parts(&self) -> Vec<Var<T>> {
+        vec![self.h.clone(), self.c.clone()]
+    }
+
+    fn from_parts(parts: Vec<Var<T>>) -> Self {
+        let [h, c]: [Var<T>; 2] = parts
+            .try_into()
+            .expect("an LSTM state of two tensors, h and c");
+        LstmState { h, c }
+    }
 }
 
 impl<T: Element> RecurrentCell<T> for LstmCell<T> {
     const GATES: usize = 4;
-    const STATE_PARTS: usize = 2;
     const NAME: &'static str = "LSTM";
+    type State = LstmState<T>;
 
     fn new(
         input_size: usize,
@@ -73,32 +99,20 @@ impl<T: Element> RecurrentCell<T> for LstmCell<T> {
         if let (InitScheme::Keras, Some(bias_ih)) = (options.init, params.bias_ih.as_mut()) {
             set_block(bias_ih, 1, hidden_size, 1.0);
         }
-        LstmCell {
-            params,
-            fused: options.fused,
-        }
+        LstmCell { params }
     }
 
     fn params(&self) -> &CellParams<T> {
         &self.params
     }
 
-    fn params_mut(&mut self) -> &mut CellParams<T> {
-        &mut self.params
-    }
-
-    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
-        let (h, c) = (&state[0], &state[1]);
-        if self.fused {
-            let (h, c) = super::fused::lstm_step(&w.recurrent_plus(h, x_projected), c);
-            return vec![h, c];
-        }
-        let gates = x_projected + &w.recurrent(h);
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &LstmState<T>) -> LstmState<T> {
+        let gates = x_projected + &w.recurrent(&state.h);
         let [i, f, g, o] = gate_blocks(&gates);
         let (i, f, g, o) = (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid());
-        let c = f * c + i * g;
+        let c = f * &state.c + i * g;
         let h = &o * &c.tanh();
-        vec![h, c]
+        LstmState { h, c }
     }
 }
 
@@ -147,9 +161,9 @@ mod tests {
         let state = cell.zero_state(&tape, 1);
         let next = cell.forward(&tape, &x, &state);
         let c = 0.5 * 1.0f64.tanh();
-        assert!((next[1].item() - c).abs() < 1e-15);
-        assert!((next[0].item() - 0.5 * c.tanh()).abs() < 1e-15);
-        assert!((next[0].item() - 0.181700).abs() < 1e-6);
+        assert!((next.c.item() - c).abs() < 1e-15);
+        assert!((next.h.item() - 0.5 * c.tanh()).abs() < 1e-15);
+        assert!((next.h.item() - 0.181700).abs() < 1e-6);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! A cell maps the input at one step and the previous state to the next
 //! state. All three share one parameter layout, PyTorch's, with the gates
-//! fused so a step costs two matrix products, not one per gate:
+//! stacked so a step costs two matrix products, not one per gate:
 //!
 //! | parameter | shape | holds |
 //! |---|---|---|
@@ -21,18 +21,26 @@
 //! takes the already projected input of one step.
 //!
 //! A sequence layer asks the tape for a cell's weights once per sequence
-//! ([`CellParams::on_tape`]), transposed once, not at every step.
+//! ([`CellParams::on_tape`]), as transposed views, not at every step.
 //!
 //! # State
-//! A state is a list of vars, `h` first: `[h]` for the RNN and GRU, `[h, c]`
-//! for the LSTM, each `[B, H]`.
+//! A cell's state has a type of its own ([`RecurrentCell::State`]): one
+//! `[B, H]` var `h` for the RNN and GRU, an [`LstmState`] `{ h, c }` for the
+//! LSTM. [`CellState`] is what the sequence layer needs of any state: its
+//! `h`, and its tensors as a list (to keep them at padded steps, and to
+//! return and take the final states as PyTorch does).
+//!
+//! # A cell of your own
+//! A cell is a [`Module`]: the sequence layer names and visits the whole
+//! cell, so a cell with parameters beyond [`CellParams`] (a peephole LSTM's
+//! `weight_peephole`, say) has them trained, saved and loaded like the
+//! built-in ones (`weight_peephole_l0` in a layer).
 
-pub mod fused;
 pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
-use autograd::{PackedWeight, Param, Tape, Var};
+use autograd::{Param, Tape, Var};
 use rand::Rng;
 use tensor::{Element, Tensor};
 
@@ -41,7 +49,7 @@ use crate::init::{Init, InitScheme};
 use crate::module::{Module, Visitor, VisitorMut};
 
 pub use gru::GruCell;
-pub use lstm::LstmCell;
+pub use lstm::{LstmCell, LstmState};
 pub use rnn::RnnCell;
 
 /// Construction options shared by the three cells.
@@ -53,10 +61,6 @@ pub struct CellOptions {
     pub init: InitScheme,
     /// The Elman RNN's activation, `tanh` (default) or `relu`; ignored by the LSTM and GRU.
     pub nonlinearity: Activation,
-    /// Run each step's elementwise part as one op with a hand-written
-    /// backward ([`fused`]; default true, faster) instead of the composed
-    /// graph of autograd ops. Both give the same numbers, bit for bit.
-    pub fused: bool,
     /// The recurrent kernel's initializer in place of the scheme's (Keras'
     /// `recurrent_initializer`; the TensorFlow text-generation tutorial uses
     /// Glorot-uniform). `None`: orthogonal (Keras) or uniform (PyTorch).
@@ -69,13 +73,12 @@ impl Default for CellOptions {
             bias: true,
             init: InitScheme::Keras,
             nonlinearity: Activation::Tanh,
-            fused: true,
             recurrent_init: None,
         }
     }
 }
 
-/// The four parameters of a cell with `G` fused gates (see the [module docs](self)).
+/// The four parameters of a cell with `G` stacked gates (see the [module docs](self)).
 #[derive(Clone, Debug)]
 pub struct CellParams<T: Element = f32> {
     /// `W_ih`, `[G*H, E]`.
@@ -89,7 +92,7 @@ pub struct CellParams<T: Element = f32> {
 }
 
 impl<T: Element> CellParams<T> {
-    /// Parameters for `gates` fused gates, initialized as `options.init` says:
+    /// Parameters for `gates` stacked gates, initialized as `options.init` says:
     ///
     /// - Keras: `W_ih` Glorot-uniform, `W_hh` orthogonal, biases zero;
     /// - PyTorch: everything `U(-1/sqrt(H), 1/sqrt(H))`.
@@ -141,43 +144,15 @@ impl<T: Element> CellParams<T> {
         self.weight_hh.shape()[1]
     }
 
-    /// The weights as vars on `tape`, transposed for the products: `W_ih^T`
-    /// as a view (one product per sequence reads it), `W_hh^T` copied
-    /// row-major once and packed once for the product of every step.
+    /// The weights as vars on `tape`, transposed for the products (views,
+    /// made once per sequence, not at every step).
     pub fn on_tape(&self, tape: &Tape<T>) -> CellWeights<T> {
-        let w_hh_t = tape.param(&self.weight_hh).t().contiguous();
         CellWeights {
             w_ih_t: tape.param(&self.weight_ih).t(),
-            w_hh_packed: w_hh_t.packed(),
-            w_hh_t,
+            w_hh_t: tape.param(&self.weight_hh).t(),
             b_ih: self.bias_ih.as_ref().map(|b| tape.param(b)),
             b_hh: self.bias_hh.as_ref().map(|b| tape.param(b)),
             recurrent_mask: None,
-        }
-    }
-
-    /// Shows the parameters under PyTorch's names with `suffix` appended
-    /// (`weight_ih_l0_reverse`: a sequence layer's names).
-    pub fn visit_with_suffix<'m>(&'m self, suffix: &str, visitor: &mut Visitor<'m, '_, T>) {
-        visitor.param(&format!("weight_ih{suffix}"), &self.weight_ih);
-        visitor.param(&format!("weight_hh{suffix}"), &self.weight_hh);
-        if let Some(b) = &self.bias_ih {
-            visitor.param(&format!("bias_ih{suffix}"), b);
-        }
-        if let Some(b) = &self.bias_hh {
-            visitor.param(&format!("bias_hh{suffix}"), b);
-        }
-    }
-
-    /// [`CellParams::visit_with_suffix`], mutably.
-    pub fn visit_mut_with_suffix(&mut self, suffix: &str, visitor: &mut VisitorMut<'_, T>) {
-        visitor.param(&format!("weight_ih{suffix}"), &mut self.weight_ih);
-        visitor.param(&format!("weight_hh{suffix}"), &mut self.weight_hh);
-        if let Some(b) = &mut self.bias_ih {
-            visitor.param(&format!("bias_ih{suffix}"), b);
-        }
-        if let Some(b) = &mut self.bias_hh {
-            visitor.param(&format!("bias_hh{suffix}"), b);
         }
     }
 }
@@ -185,11 +160,25 @@ impl<T: Element> CellParams<T> {
 /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`: PyTorch's `nn.LSTMCell` names.
 impl<T: Element> Module<T> for CellParams<T> {
     fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
-        self.visit_with_suffix("", visitor);
+        visitor.param("weight_ih", &self.weight_ih);
+        visitor.param("weight_hh", &self.weight_hh);
+        if let Some(b) = &self.bias_ih {
+            visitor.param("bias_ih", b);
+        }
+        if let Some(b) = &self.bias_hh {
+            visitor.param("bias_hh", b);
+        }
     }
 
     fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
-        self.visit_mut_with_suffix("", visitor);
+        visitor.param("weight_ih", &mut self.weight_ih);
+        visitor.param("weight_hh", &mut self.weight_hh);
+        if let Some(b) = &mut self.bias_ih {
+            visitor.param("bias_ih", b);
+        }
+        if let Some(b) = &mut self.bias_hh {
+            visitor.param("bias_hh", b);
+        }
     }
 }
 
@@ -202,9 +191,6 @@ pub struct CellWeights<T: Element = f32> {
     pub w_ih_t: Var<T>,
     /// `W_hh^T`, `[H, G*H]`.
     pub w_hh_t: Var<T>,
-    /// `W_hh^T` packed for the matrix-multiply kernel once per sequence, not
-    /// at every step ([`Var::packed`]); the fused cells' steps read it.
-    pub w_hh_packed: PackedWeight<T>,
     /// `b_ih`, `[G*H]`.
     pub b_ih: Option<Var<T>>,
     /// `b_hh`, `[G*H]`.
@@ -220,32 +206,67 @@ impl<T: Element> CellWeights<T> {
         self.masked(h).matmul(&self.w_hh_t)
     }
 
-    /// `h W_hh^T + addend` as one op ([`Var::matmul_add`], with `W_hh^T`
-    /// packed once per sequence: [`Var::matmul_add_packed`]); `addend` is
-    /// `[G*H]` (a bias) or `[B, G*H]` (a step's projected input).
-    pub fn recurrent_plus(&self, h: &Var<T>, addend: &Var<T>) -> Var<T> {
-        self.masked(h).matmul_add_packed(&self.w_hh_packed, addend)
-    }
-
     /// `h` with the recurrent-dropout mask applied, if there is one.
-    fn masked(&self, h: &Var<T>) -> Var<T> {
+    pub fn masked(&self, h: &Var<T>) -> Var<T> {
         match &self.recurrent_mask {
             Some(mask) => h.dropout_with_mask(mask),
             None => h.clone(),
         }
     }
 
-    /// `x W_ih^T` plus the biases that may be added before the loop, as one
-    /// op (the product's buffer takes the bias).
-    pub(crate) fn input_product(&self, x: &Var<T>, include_bias_hh: bool) -> Var<T> {
-        let bias = match (&self.b_ih, &self.b_hh) {
+    /// The biases that may be added before the time loop: `b_ih + b_hh`, or
+    /// `b_ih` alone when `b_hh` must stay inside the step (the GRU's).
+    pub fn input_bias(&self, include_bias_hh: bool) -> Option<Var<T>> {
+        match (&self.b_ih, &self.b_hh) {
             (Some(b_ih), Some(b_hh)) if include_bias_hh => Some(b_ih + b_hh),
             (b_ih, _) => b_ih.clone(),
-        };
-        match bias {
-            Some(b) => x.matmul_add(&self.w_ih_t, &b),
-            None => x.matmul(&self.w_ih_t),
         }
+    }
+
+    /// `x W_ih^T` plus [`CellWeights::input_bias`].
+    pub fn input_product(&self, x: &Var<T>, include_bias_hh: bool) -> Var<T> {
+        let product = x.matmul(&self.w_ih_t);
+        match self.input_bias(include_bias_hh) {
+            Some(b) => product + b,
+            None => product,
+        }
+    }
+}
+
+/// What a sequence layer needs of a cell's state: its `h` (the step's
+/// output) and its tensors as a list, `h` first.
+pub trait CellState<T: Element>: Clone {
+    /// How many tensors the state has (1 for `h`; 2 for the LSTM's `h, c`).
+    const PARTS: usize;
+
+    /// The hidden state `h`, `[B, H]`: what the cell outputs at this step.
+    fn h(&self) -> &Var<T>;
+
+    /// The tensors, `h` first.
+    fn parts(&self) -> Vec<Var<T>>;
+
+    /// The state from tensors in the order of [`CellState::parts`].
+    ///
+    /// # Panics
+    /// If there are not [`CellState::PARTS`] of them.
+    fn from_parts(parts: Vec<Var<T>>) -> Self;
+}
+
+/// The RNN's and the GRU's state: `h` alone.
+impl<T: Element> CellState<T> for Var<T> {
+    const PARTS: usize = 1;
+
+    fn h(&self) -> &Var<T> {
+        self
+    }
+
+    fn parts(&self) -> Vec<Var<T>> {
+        vec![self.clone()]
+    }
+
+    fn from_parts(parts: Vec<Var<T>>) -> Self {
+        let [h]: [Var<T>; 1] = parts.try_into().expect("a state of one tensor, h");
+        h
     }
 }
 
@@ -255,13 +276,15 @@ impl<T: Element> CellWeights<T> {
 /// A sequence layer ([`Recurrent`](crate::recurrent::Recurrent)) calls
 /// [`project_input`](Self::project_input) once on all `[B*T, E]` inputs, then
 /// [`step`](Self::step) once per time step with that step's `[B, G*H]` rows.
-pub trait RecurrentCell<T: Element = f32>: Module<T> + Clone + Send + Sync {
-    /// The number of fused gate blocks `G`.
+/// A cell is a [`Module`]: the layer visits all of it, so the parameters a
+/// cell adds to its [`CellParams`] are trained and saved too.
+pub trait RecurrentCell<T: Element = f32>: Module<T> + Clone + Send + Sync + 'static {
+    /// The number of stacked gate blocks `G`.
     const GATES: usize;
-    /// The number of state tensors: 1 (`h`) or 2 (`h`, `c`).
-    const STATE_PARTS: usize;
     /// The layer's name as PyTorch and Keras print it (`"LSTM"`).
     const NAME: &'static str;
+    /// The state carried from step to step.
+    type State: CellState<T>;
 
     /// A cell with fresh parameters.
     fn new(
@@ -271,11 +294,8 @@ pub trait RecurrentCell<T: Element = f32>: Module<T> + Clone + Send + Sync {
         rng: &mut impl Rng,
     ) -> Self;
 
-    /// The parameters.
+    /// The four stacked-gate parameters.
     fn params(&self) -> &CellParams<T>;
-
-    /// The parameters, mutably.
-    fn params_mut(&mut self) -> &mut CellParams<T>;
 
     /// `E`.
     fn input_size(&self) -> usize {
@@ -295,21 +315,23 @@ pub trait RecurrentCell<T: Element = f32>: Module<T> + Clone + Send + Sync {
     }
 
     /// The next state from this step's projected input `[B, G*H]` and the
-    /// previous state (`h` first), written with autograd ops only.
-    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>>;
+    /// previous state, written with autograd ops only.
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &Self::State) -> Self::State;
 
     /// One whole step from a raw input `x: [B, E]`: `step(project_input(x), state)`.
     /// What PyTorch's `nn.LSTMCell(x, (h, c))` computes.
-    fn forward(&self, tape: &Tape<T>, x: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
+    fn forward(&self, tape: &Tape<T>, x: &Var<T>, state: &Self::State) -> Self::State {
         let w = self.params().on_tape(tape);
         self.step(&w, &self.project_input(&w, x), state)
     }
 
     /// A zero state for a batch of `batch` sequences.
-    fn zero_state(&self, tape: &Tape<T>, batch: usize) -> Vec<Var<T>> {
-        (0..Self::STATE_PARTS)
-            .map(|_| tape.constant(Tensor::zeros(&[batch, self.hidden_size()])))
-            .collect()
+    fn zero_state(&self, tape: &Tape<T>, batch: usize) -> Self::State {
+        Self::State::from_parts(
+            (0..Self::State::PARTS)
+                .map(|_| tape.constant(Tensor::zeros(&[batch, self.hidden_size()])))
+                .collect(),
+        )
     }
 }
 

@@ -32,15 +32,14 @@ use crate::module::{Module, Visitor, VisitorMut};
 /// let cell = RnnCell::<f32>::new(3, 5, &CellOptions::default(), &mut StdRng::seed_from_u64(0));
 /// let tape = Tape::new();
 /// let x = tape.constant(Tensor::ones(&[2, 3])); // one time step of a batch of 2
-/// let state = cell.zero_state(&tape, 2);        // [h], [2, 5]
-/// let next = cell.forward(&tape, &x, &state);   // nn.RnnCell(x, state)
-/// assert_eq!((next.len(), next[0].shape()), (1, &[2, 5][..]));
+/// let h = cell.zero_state(&tape, 2);            // h, [2, 5]
+/// let next = cell.forward(&tape, &x, &h);       // nn.RNNCell(x, h)
+/// assert_eq!(next.shape(), &[2, 5]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct RnnCell<T: Element = f32> {
     params: CellParams<T>,
     nonlinearity: Activation,
-    fused: bool,
 }
 
 impl<T: Element> RnnCell<T> {
@@ -52,8 +51,8 @@ impl<T: Element> RnnCell<T> {
 
 impl<T: Element> RecurrentCell<T> for RnnCell<T> {
     const GATES: usize = 1;
-    const STATE_PARTS: usize = 1;
     const NAME: &'static str = "RNN";
+    type State = Var<T>;
 
     /// # Panics
     /// If `options.nonlinearity` is neither `Tanh` nor `Relu` (PyTorch allows only those).
@@ -71,7 +70,6 @@ impl<T: Element> RecurrentCell<T> for RnnCell<T> {
         RnnCell {
             params: CellParams::new(1, input_size, hidden_size, options, rng),
             nonlinearity: options.nonlinearity,
-            fused: options.fused,
         }
     }
 
@@ -79,18 +77,8 @@ impl<T: Element> RecurrentCell<T> for RnnCell<T> {
         &self.params
     }
 
-    fn params_mut(&mut self) -> &mut CellParams<T> {
-        &mut self.params
-    }
-
-    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, state: &[Var<T>]) -> Vec<Var<T>> {
-        let h = &state[0];
-        let pre_activation = if self.fused {
-            w.recurrent_plus(h, x_projected) // one op, equal to the sum below
-        } else {
-            x_projected + &w.recurrent(h)
-        };
-        vec![self.nonlinearity.apply(&pre_activation)]
+    fn step(&self, w: &CellWeights<T>, x_projected: &Var<T>, h: &Var<T>) -> Var<T> {
+        self.nonlinearity.apply(&(x_projected + &w.recurrent(h)))
     }
 }
 
@@ -130,7 +118,7 @@ mod tests {
             let tape = Tape::new();
             let x = tape.constant(Tensor::ones(&[1, 1]));
             let h = tape.constant(Tensor::ones(&[1, 1]));
-            assert_eq!(cell.forward(&tape, &x, &[h])[0].item(), expected);
+            assert_eq!(cell.forward(&tape, &x, &h).item(), expected);
         }
     }
 }

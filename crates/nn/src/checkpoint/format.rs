@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, TensorView};
+use tensor::durable::Crc32;
 use tensor::{Element, Tensor};
 
-use super::Problem;
-use crate::models::config::Metadata;
+use super::{Metadata, Problem};
 
 /// The safetensors dtype of our element type.
 pub(super) fn dtype_of<T: Element>() -> Dtype {
@@ -55,55 +55,6 @@ fn f16_to_f64(bits: u16) -> f64 {
 /// The metadata key under which a file's content checksum is stored: a CRC-32
 /// as 8 lowercase hex digits.
 pub const CHECKSUM_KEY: &str = "tapegrad.crc32";
-
-/// CRC-32 as in gzip, zip and PNG (IEEE 802.3 polynomial, reflected): a
-/// checksum made to catch accidental damage. Every burst of up to 32 flipped
-/// bits is caught, and any other damage slips through with probability
-/// 2^-32. Computed a byte at a time from a 256-entry table.
-struct Crc32(u32);
-
-impl Crc32 {
-    /// Entry `i`: the CRC of the single byte `i`, worked out bit by bit.
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut crc = i as u32;
-            let mut bit = 0;
-            while bit < 8 {
-                crc = if crc & 1 == 1 {
-                    0xEDB8_8320 ^ (crc >> 1)
-                } else {
-                    crc >> 1
-                };
-                bit += 1;
-            }
-            table[i] = crc;
-            i += 1;
-        }
-        table
-    };
-
-    fn new() -> Crc32 {
-        Crc32(!0)
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = Self::TABLE[((self.0 ^ u32::from(byte)) & 0xff) as usize] ^ (self.0 >> 8);
-        }
-    }
-
-    /// A length-prefixed field, so that `("ab", "c")` and `("a", "bc")` differ.
-    fn field(&mut self, bytes: &[u8]) {
-        self.update(&(bytes.len() as u64).to_le_bytes());
-        self.update(bytes);
-    }
-
-    fn finish(&self) -> u32 {
-        !self.0
-    }
-}
 
 /// The CRC-32 of a checkpoint's content: each tensor (sorted by name) as its
 /// name, dtype, shape and raw bytes, then each metadata pair (sorted by key)
@@ -277,17 +228,4 @@ pub fn to_safetensors<T: Element>(tensors: &[(String, Tensor<T>)], metadata: &Me
         out.extend_from_slice(bytes);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The standard check value of CRC-32 (the one in gzip, zip and PNG).
-    #[test]
-    fn crc32_of_the_check_string_is_cbf43926() {
-        let mut crc = Crc32::new();
-        crc.update(b"123456789");
-        assert_eq!(crc.finish(), 0xCBF4_3926);
-    }
 }

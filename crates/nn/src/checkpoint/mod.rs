@@ -26,8 +26,9 @@
 //!   PyTorch's `load_state_dict` converts; tensors of other types (a PyTorch
 //!   model's integer counters, say) are listed as skipped, not fatal.
 //! - **Saving is atomic.** The bytes go to a temporary file in the same
-//!   directory, which is flushed to disk and then renamed over the target: a
-//!   crash leaves either the old checkpoint or the new one, never half of one.
+//!   directory, which is flushed to disk and then renamed over the target
+//!   (`tensor::durable`): a crash leaves either the old checkpoint or the
+//!   new one, never half of one.
 //! - **Damage is detected, never loaded.** Every file written here carries a
 //!   CRC-32 of its content (names, dtypes, shapes, data and metadata) in its
 //!   metadata, under [`CHECKSUM_KEY`]; reading verifies it, so a flipped data
@@ -37,11 +38,10 @@
 //!   tensor: no model can compute anything meaningful from it, and the
 //!   training loop never saves one.
 //!
-//! The file's metadata (string pairs in its header) can carry what rebuilds
-//! the model: its configuration ([`ModelConfig`](crate::models::ModelConfig))
-//! and, say, the vocabulary; see [`save_with_metadata`] and [`read`].
+//! The file's metadata (string pairs in its header, [`Metadata`]) can carry
+//! what rebuilds the model: its configuration and, say, the vocabulary; see
+//! [`save_with_metadata`] and [`read`].
 
-mod atomic;
 mod error;
 mod format;
 
@@ -50,15 +50,18 @@ use std::fs;
 use std::path::Path;
 
 use safetensors::tensor::SafeTensors;
+use tensor::durable::write_atomically;
 use tensor::{Element, Tensor};
 
-use crate::models::config::Metadata;
 use crate::module::{LoadReport, Module};
-pub use atomic::{pause_point, write_atomically, PAUSE_AT_ENV, TEMPORARY_PREFIX};
 use error::error;
 pub use error::{CheckpointError, Problem};
 use format::{content_checksum, dtype_of, from_view};
 pub use format::{to_safetensors, CHECKSUM_KEY};
+
+/// A checkpoint's metadata: string pairs, `key -> value`, kept in the
+/// file's header beside the tensors.
+pub type Metadata = BTreeMap<String, String>;
 
 /// Saves named tensors (any, not only a module's) with metadata to a
 /// safetensors file, atomically.

@@ -56,9 +56,16 @@
 //! adds each step's gradient into its own slice); the outputs are stacked
 //! once at the end. Per step there remain one `[B, H] @ [H, G*H]` product and
 //! a few `[B, H]` elementwise ops.
+//!
+//! The built-in cells go further in this crate's appendix
+//! ([`crate::fast`]): each step's elementwise part is one op, and `W_hh` is
+//! packed once per sequence. `Recurrent::run_direction` is the one seam:
+//! with [`RecurrentConfig::fused`] (the default) a built-in cell runs its
+//! fused loop, any other cell the plain one, which gives the same values
+//! (tested).
 
 mod options;
-mod time_loop;
+pub(crate) mod time_loop;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -67,11 +74,11 @@ use autograd::{Tape, Var};
 use rand::Rng;
 use tensor::{Element, Tensor};
 
-use crate::cell::{GruCell, LstmCell, RecurrentCell, RnnCell};
+use crate::cell::{CellState, GruCell, LstmCell, RecurrentCell, RnnCell};
 use crate::module::{Module, Visitor, VisitorMut};
 pub use options::{MergeMode, RecurrentConfig, RecurrentOutput, SequenceOptions};
 pub use time_loop::lengths_to_mask;
-use time_loop::{run_direction, step_mask};
+use time_loop::{step_mask, Direction, DirectionOutput, StepMask};
 
 /// An LSTM layer (PyTorch's `nn.LSTM`, Keras' `LSTM`).
 pub type Lstm<T = f32> = Recurrent<T, LstmCell<T>>;
@@ -253,64 +260,94 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             "{name}: input has {features} features, the layer expects {}",
             self.input_size()
         );
-        let (hidden, directions, layers) = (
-            self.hidden_size(),
-            self.config.directions(),
-            self.config.num_layers,
-        );
         let mask = step_mask::<T>(name, batch, time, options.lengths, options.mask);
         let initial = self.initial_state(tape, batch, options.initial_state);
-        let training = tape.is_training();
 
         // Time-major layout: step t of the projection is a contiguous [B, G*H] block.
         let mut layer_input = x.transpose(0, 1);
-        let mut finals: Vec<Vec<Var<T>>> = Vec::with_capacity(layers * directions);
-        for layer in 0..layers {
-            let flat = layer_input.reshape(&[time * batch, layer_input.dim(2)]);
-            let mut outputs = Vec::with_capacity(directions);
-            for direction in 0..directions {
-                let index = layer * directions + direction;
-                let cell = &self.cells[index];
-                let mut w = cell.params().on_tape(tape);
-                let mut input = flat.clone();
-                if training && self.config.input_dropout > 0.0 {
-                    // One [B, E] mask for the whole sequence: broadcast over the T steps.
-                    let features = layer_input.dim(2);
-                    let mask = dropout_mask(tape, &[batch, features], self.config.input_dropout);
-                    input = layer_input
-                        .dropout_with_mask(&mask)
-                        .reshape(&[time * batch, features]);
-                }
-                if training && self.config.recurrent_dropout > 0.0 {
-                    w.recurrent_mask = Some(dropout_mask(
-                        tape,
-                        &[batch, hidden],
-                        self.config.recurrent_dropout,
-                    ));
-                }
-                let projected = cell
-                    .project_input(&w, &input)
-                    .reshape(&[time, batch, C::GATES * hidden])
-                    .unbind(0);
-                let reverse = (direction == 1) != self.config.go_backwards;
-                let state: Vec<Var<T>> = initial.iter().map(|s| s.select(0, index)).collect();
-                let (steps, last) =
-                    run_direction(cell, &w, &projected, &mask.steps, state, reverse);
-                outputs.push(Var::stack(&steps, 0));
-                finals.push(last);
-            }
-            let mut merged = self.config.merge_mode.merge(&outputs);
-            if let Some(zero_padding) = &mask.time_major {
-                merged = &merged * zero_padding;
-            }
-            if layer + 1 < layers {
-                merged = merged.dropout(self.config.dropout);
-            }
-            layer_input = merged;
+        let mut finals: Vec<Vec<Var<T>>> = Vec::with_capacity(self.cells.len());
+        for layer in 0..self.config.num_layers {
+            let (merged, layer_finals) = self.run_layer(tape, layer, &layer_input, &mask, &initial);
+            finals.extend(layer_finals);
+            layer_input = if layer + 1 < self.config.num_layers {
+                merged.dropout(self.config.dropout)
+            } else {
+                merged
+            };
         }
+        self.output(layer_input.transpose(0, 1), &finals)
+    }
 
-        let mut output = layer_input.transpose(0, 1);
+    /// One layer, both directions, over the time-major input `[T, B, F]`:
+    /// the merged output `[T, B, F']` (zeros at padded steps) and each
+    /// direction's final state tensors.
+    fn run_layer(
+        &self,
+        tape: &Tape<T>,
+        layer: usize,
+        input: &Var<T>,
+        mask: &StepMask<T>,
+        initial: &[Var<T>],
+    ) -> (Var<T>, Vec<Vec<Var<T>>>) {
+        let (time, batch, features) = (input.dim(0), input.dim(1), input.dim(2));
+        let training = tape.is_training();
+        let directions = self.config.directions();
+        let (mut outputs, mut finals) = (Vec::new(), Vec::new());
+        for direction in 0..directions {
+            let index = layer * directions + direction;
+            let mut flat = input.reshape(&[time * batch, features]);
+            if training && self.config.input_dropout > 0.0 {
+                // One [B, E] mask for the whole sequence: broadcast over the T steps.
+                let drop = dropout_mask(tape, &[batch, features], self.config.input_dropout);
+                flat = input
+                    .dropout_with_mask(&drop)
+                    .reshape(&[time * batch, features]);
+            }
+            let recurrent_mask = (training && self.config.recurrent_dropout > 0.0).then(|| {
+                let shape = [batch, self.hidden_size()];
+                dropout_mask(tape, &shape, self.config.recurrent_dropout)
+            });
+            let run = Direction {
+                tape,
+                input: flat,
+                time,
+                recurrent_mask,
+                mask: &mask.steps,
+                initial: initial.iter().map(|s| s.select(0, index)).collect(),
+                reverse: (direction == 1) != self.config.go_backwards,
+            };
+            let (steps, last) = self.run_direction(&self.cells[index], &run);
+            outputs.push(Var::stack(&steps, 0));
+            finals.push(last);
+        }
+        let mut merged = self.config.merge_mode.merge(&outputs);
+        if let Some(zero_padding) = &mask.time_major {
+            merged = &merged * zero_padding;
+        }
+        (merged, finals)
+    }
+
+    /// One cell over one direction: each step's `h` and the final state's
+    /// tensors.
+    ///
+    /// This is the one seam to this crate's appendix: with
+    /// [`RecurrentConfig::fused`] (the default) a built-in cell runs its
+    /// fused loop (`fast::run_fused`, see [`crate::fast`]); any other
+    /// cell, or `fused: false`, runs the plain loop, `Direction::run`.
+    fn run_direction(&self, cell: &C, run: &Direction<'_, T>) -> DirectionOutput<T> {
+        let fused = if self.config.fused {
+            crate::fast::run_fused(cell, run)
+        } else {
+            None
+        };
+        fused.unwrap_or_else(|| run.run(cell))
+    }
+
+    /// The layer's output `[B, T, F]` (reversed back for `go_backwards`) and
+    /// the final states gathered as `[L*D, B, H]`; a stateful layer keeps them.
+    fn output(&self, mut output: Var<T>, finals: &[Vec<Var<T>>]) -> RecurrentOutput<T> {
         if self.config.go_backwards {
+            let time = output.dim(1);
             let reversed: Vec<usize> = (0..time).rev().collect();
             output = output.index_select(1, &reversed);
         }
@@ -321,7 +358,7 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             )
         };
         let h_n = gather(0);
-        let c_n = (C::STATE_PARTS > 1).then(|| gather(1));
+        let c_n = (C::State::PARTS > 1).then(|| gather(1));
         if self.config.stateful {
             *self.carried.lock().unwrap_or_else(PoisonError::into_inner) = Some(
                 std::iter::once(&h_n)
@@ -334,7 +371,7 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             output,
             h_n,
             c_n,
-            directions,
+            directions: self.config.directions(),
             merge_mode: self.config.merge_mode,
         }
     }
@@ -346,9 +383,9 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
         if let Some(given) = given {
             assert_eq!(
                 given.len(),
-                C::STATE_PARTS,
+                C::State::PARTS,
                 "{name}: initial state needs {} tensors, got {}",
-                C::STATE_PARTS,
+                C::State::PARTS,
                 given.len()
             );
             for part in given {
@@ -370,28 +407,28 @@ impl<T: Element, C: RecurrentCell<T>> Recurrent<T, C> {
             );
             return carried.iter().map(|s| tape.constant(s.clone())).collect();
         }
-        (0..C::STATE_PARTS)
+        (0..C::State::PARTS)
             .map(|_| tape.constant(Tensor::zeros(&expected)))
             .collect()
     }
 }
 
 impl<T: Element, C: RecurrentCell<T>> Module<T> for Recurrent<T, C> {
-    /// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, with
-    /// `_reverse` for the second direction: PyTorch's names and order.
+    /// Each cell's parameters under its own names with `_l{k}` appended,
+    /// and `_reverse` for the second direction: `weight_ih_l0`,
+    /// `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, ... PyTorch's names and
+    /// order (and a custom cell's own parameters beside them).
     fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
         let directions = self.config.directions();
         for (i, cell) in self.cells.iter().enumerate() {
-            cell.params()
-                .visit_with_suffix(&layer_suffix(i, directions), visitor);
+            visitor.module_with_suffix(&layer_suffix(i, directions), cell);
         }
     }
 
     fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
         let directions = self.config.directions();
         for (i, cell) in self.cells.iter_mut().enumerate() {
-            cell.params_mut()
-                .visit_mut_with_suffix(&layer_suffix(i, directions), visitor);
+            visitor.module_with_suffix(&layer_suffix(i, directions), cell);
         }
     }
 }

@@ -48,7 +48,7 @@ impl MergeMode {
 }
 
 /// Configuration of a [`Recurrent`] layer. `Default` is one forward layer
-/// with Keras' initializers and no dropout.
+/// with Keras' initializers, no dropout, and the fused loop.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecurrentConfig {
     /// Stacked layers; layer `l > 0` reads layer `l - 1`'s merged output (default 1).
@@ -71,6 +71,12 @@ pub struct RecurrentConfig {
     pub go_backwards: bool,
     /// Carry the final states over to the next batch (Keras' `stateful`).
     pub stateful: bool,
+    /// Run the built-in cells' fused loop (this crate's appendix,
+    /// [`crate::fast`]; default true, faster) instead of their composed
+    /// graph: the same values and input gradients, bit for bit, and the
+    /// same weight gradients within rounding. A cell of your own always
+    /// runs its own `step`.
+    pub fused: bool,
     /// Biases, initializers and (for the RNN) the activation.
     pub cell: CellOptions,
 }
@@ -86,6 +92,7 @@ impl Default for RecurrentConfig {
             recurrent_dropout: 0.0,
             go_backwards: false,
             stateful: false,
+            fused: true,
             cell: CellOptions::default(),
         }
     }

@@ -1,25 +1,25 @@
 //! The time loop itself, and the masks that let padded steps keep the state.
 //!
-//! [`run_direction`] is the one loop every cell, layer and direction runs
-//! through; [`step_mask`] turns lengths or a `[B, T]` mask into what it needs
-//! at each step.
+//! [`Direction::time_loop`] is the one loop every cell, layer and direction
+//! runs through; [`step_mask`] turns lengths or a `[B, T]` mask into what it
+//! needs at each step.
 
-use autograd::Var;
+use autograd::{Tape, Var};
 use tensor::{Element, Tensor};
 
-use crate::cell::{CellWeights, RecurrentCell};
+use crate::cell::{CellState, RecurrentCell};
 
 /// The valid steps of a batch, prepared once per forward pass.
-pub(super) struct StepMask<T: Element> {
+pub(crate) struct StepMask<T: Element> {
     /// Per step, `[B, 1]` (1 valid, 0 padded), or `None` if every sequence is valid there.
-    pub(super) steps: Vec<Option<Tensor<T>>>,
+    pub(crate) steps: Vec<Option<Tensor<T>>>,
     /// `[T, B, 1]`, to zero the output at padded steps; `None` if nothing is padded.
-    pub(super) time_major: Option<Tensor<T>>,
+    pub(crate) time_major: Option<Tensor<T>>,
 }
 
 /// The [`StepMask`] of a batch of `batch` sequences of `time` steps, from
 /// `lengths` or a `mask` (at most one of them); `name` is the layer's, for panics.
-pub(super) fn step_mask<T: Element>(
+pub(crate) fn step_mask<T: Element>(
     name: &str,
     batch: usize,
     time: usize,
@@ -73,39 +73,81 @@ pub(super) fn step_mask<T: Element>(
     StepMask { steps, time_major }
 }
 
-/// The one time loop: runs `cell` over the projected steps (forward or in
-/// reverse), keeping the state at padded steps. Returns each step's `h` in
-/// time order and the final state.
-pub(super) fn run_direction<T: Element, C: RecurrentCell<T>>(
-    cell: &C,
-    w: &CellWeights<T>,
-    projected: &[Var<T>],
-    mask: &[Option<Tensor<T>>],
-    mut state: Vec<Var<T>>,
-    reverse: bool,
-) -> (Vec<Var<T>>, Vec<Var<T>>) {
-    let time = projected.len();
-    let mut outputs: Vec<Option<Var<T>>> = vec![None; time];
-    for i in 0..time {
-        let t = if reverse { time - 1 - i } else { i };
-        let next = cell.step(w, &projected[t], &state);
-        state = match &mask[t] {
-            None => next,
-            Some(valid) => next
-                .iter()
-                .zip(&state)
-                .map(|(new, old)| Var::where_(valid, new, old))
-                .collect(),
-        };
-        outputs[t] = Some(state[0].clone());
+/// What one direction of a layer gives: each step's `h` in time order, and
+/// the final state's tensors (`h` first).
+pub(crate) type DirectionOutput<T> = (Vec<Var<T>>, Vec<Var<T>>);
+
+/// One direction of one layer, as the sequence layer prepared it: the
+/// layer's input and what the time loop needs to run any cell over it.
+pub(crate) struct Direction<'a, T: Element> {
+    /// The tape the pass records on.
+    pub(crate) tape: &'a Tape<T>,
+    /// The layer's input, time-major `[T*B, E]` (input dropout applied).
+    pub(crate) input: Var<T>,
+    /// `T`.
+    pub(crate) time: usize,
+    /// The recurrent-dropout mask `[B, H]`, if any.
+    pub(crate) recurrent_mask: Option<Tensor<T>>,
+    /// Per step, the valid rows `[B, 1]`, or `None` if every row is valid.
+    pub(crate) mask: &'a [Option<Tensor<T>>],
+    /// The initial state's tensors, `h` first, each `[B, H]`.
+    pub(crate) initial: Vec<Var<T>>,
+    /// Whether time runs from the last step to the first.
+    pub(crate) reverse: bool,
+}
+
+impl<T: Element> Direction<'_, T> {
+    /// The plain run of `cell`: the input of all steps projected at once,
+    /// then the cell stepped through time. Returns each step's `h` in time
+    /// order and the final state's tensors.
+    pub(crate) fn run<C: RecurrentCell<T>>(&self, cell: &C) -> DirectionOutput<T> {
+        let mut w = cell.params().on_tape(self.tape);
+        w.recurrent_mask = self.recurrent_mask.clone();
+        let projected = self.steps_of(cell.project_input(&w, &self.input));
+        let initial = C::State::from_parts(self.initial.clone());
+        let (outputs, last) =
+            self.time_loop(&projected, initial, |x, state| cell.step(&w, x, state));
+        (outputs, last.parts())
     }
-    (
-        outputs
-            .into_iter()
-            .map(|h| h.expect("every step ran"))
-            .collect(),
-        state,
-    )
+
+    /// A time-major `[T*B, F]` projection cut into its `T` steps of `[B, F]`
+    /// (one `unbind`, whose backward adds each step's gradient into its slice).
+    pub(crate) fn steps_of(&self, projected: Var<T>) -> Vec<Var<T>> {
+        let rows = projected.dim(0) / self.time;
+        projected
+            .reshape(&[self.time, rows, projected.dim(1)])
+            .unbind(0)
+    }
+
+    /// The one time loop: `step` over the projected steps (forward or in
+    /// reverse), keeping the state at padded steps. Returns each step's `h`
+    /// in time order and the final state.
+    pub(crate) fn time_loop<S: CellState<T>>(
+        &self,
+        projected: &[Var<T>],
+        mut state: S,
+        step: impl Fn(&Var<T>, &S) -> S,
+    ) -> (Vec<Var<T>>, S) {
+        let time = projected.len();
+        let mut outputs: Vec<Option<Var<T>>> = vec![None; time];
+        for i in 0..time {
+            let t = if self.reverse { time - 1 - i } else { i };
+            let next = step(&projected[t], &state);
+            state = match &self.mask[t] {
+                None => next,
+                Some(valid) => S::from_parts(
+                    next.parts()
+                        .iter()
+                        .zip(state.parts())
+                        .map(|(new, old)| Var::where_(valid, new, &old))
+                        .collect(),
+                ),
+            };
+            outputs[t] = Some(state.h().clone());
+        }
+        let outputs = outputs.into_iter().map(|h| h.expect("every step ran"));
+        (outputs.collect(), state)
+    }
 }
 
 /// The `[B, T]` mask of a post-padded batch: 1 at steps `t < lengths[b]`, 0 after.

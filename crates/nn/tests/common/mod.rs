@@ -123,3 +123,37 @@ pub fn assert_close(what: &str, got: &Tensor<f64>, expected: &Tensor<f64>, toler
         e[worst]
     );
 }
+
+/// A small model of the crate's layers for checkpoint tests: embedding,
+/// a stacked bidirectional LSTM read at its final state, and a linear head.
+#[derive(Clone, Debug)]
+pub struct Classifier<T: tensor::Element> {
+    pub embedding: nn::Embedding<T>,
+    pub lstm: nn::Lstm<T>,
+    pub fc: nn::Linear<T>,
+}
+nn::module!(Classifier<T> { embedding, lstm, fc });
+
+impl<T: tensor::Element> Classifier<T> {
+    /// 20 token ids, embedding 6, two bidirectional LSTM layers of 5, one logit.
+    pub fn new(seed: u64) -> Self {
+        let rng = &mut StdRng::seed_from_u64(seed);
+        let config = nn::RecurrentConfig {
+            num_layers: 2,
+            bidirectional: true,
+            ..Default::default()
+        };
+        Classifier {
+            embedding: nn::Embedding::new(20, 6, rng),
+            lstm: nn::Lstm::with_config(6, 5, config, rng),
+            fc: nn::Linear::new(10, 1, rng),
+        }
+    }
+
+    /// One logit per row of `ids: [B, T]`.
+    pub fn forward(&self, tape: &autograd::Tape<T>, ids: &tensor::Indices) -> Var<T> {
+        let x = self.embedding.forward(tape, ids);
+        let h = self.lstm.forward(tape, &x).final_hidden();
+        self.fc.forward(tape, &h)
+    }
+}

@@ -6,10 +6,8 @@
 //! among them) compute with such an operand or result through a slow
 //! microcode path (~100 cycles instead of ~4). Training a recurrent network makes them by the million:
 //! the gradient sent back through 200 time steps fades, step by step, into
-//! the denormal range, and every product with it then takes the slow path.
-//! On this project's Intel machine a GRU's training epoch ran 4.2x faster with
-//! denormals flushed (`benches/README.md`); PyTorch's LSTM backward suffers
-//! the same (7x).
+//! the denormal range, and every product with it then takes the slow path
+//! (`benches/README.md` has what flushing them saves a training epoch).
 //!
 //! [`flush_denormals`] runs a closure with the CPU told to treat denormal
 //! inputs as zero and to write zero instead of a denormal result (x86: the

@@ -9,8 +9,8 @@
 //! that had been mapped (`mallopt(3)`, "dynamic mmap threshold"), so it ends
 //! near a step's largest single buffer (the embedding's dense 10 MB
 //! gradient). But a step frees far more than twice that at once
-//! (activations, gradients): the heap gave it back after every step and
-//! faulted it in again at the next.
+//! (activations, gradients): without help, the heap gives it back after
+//! every step and faults it in again at the next.
 //!
 //! [`reuse_large_buffers`] frees one 31 MiB block, once per process, which
 //! sets the threshold to 31 MiB and the give-back point to 62 MiB from the
@@ -18,13 +18,8 @@
 //! safe Rust; with another allocator it is one allocation and nothing more.
 //! The cost: the process may keep up to ~62 MiB it no longer uses.
 //!
-//! Measured on the AMD machine (`imdb_lstm --limit 6000 --epochs 1`, in
-//! turns): the epoch took 10.2 / 9.9 s with 819,000 / 737,000 page faults
-//! without it, 8.4 / 8.8 s with 123,000 / 168,000 with it. Whether an earlier
-//! free had raised the threshold by chance decided it before: the same epoch
-//! took 8.4 s when the data loaded before it happened to free such a block.
-//! `tests/heap.rs` checks that reused buffers no longer fault (~40,000
-//! faults without the call, almost none with it).
+//! `tests/heap.rs` checks that reused buffers no longer fault;
+//! `benches/README.md` has what it saves a training epoch.
 
 use std::sync::Once;
 

@@ -16,16 +16,25 @@
 //! 4. [`matmul`]: matrix multiplication the BLIS way — strided operands
 //!    (`mat.rs`), the five loops around a micro-kernel (`mod.rs` and
 //!    `macro_kernel.rs`), SIMD micro-kernels (`kernel/`), packing (`pack.rs`),
-//!    threads (`parallel.rs`), NumPy's batching rules on top (`batched.rs`),
-//!    and a right operand packed once for the many products of a time loop
-//!    (`prepacked.rs`, bit for bit the plain product). It is the fast twin of
-//!    [`Tensor::matmul_reference`](crate::Tensor::matmul_reference), and the
-//!    crate's tests prove the two equal within rounding.
+//!    threads (`parallel.rs`), the batches of [`Tensor::matmul`](crate::Tensor::matmul)
+//!    (`batched.rs`), and a right operand packed once for the many products
+//!    of a time loop (`prepacked.rs`, bit for bit the plain product). It is
+//!    the fast twin of [`Tensor::matmul_reference`](crate::Tensor::matmul_reference),
+//!    and the crate's tests prove the two equal within rounding.
 //!
 //! 5. [`denormals`]: flushing numbers too small to matter to zero, so the
 //!    CPU never takes its slow path for them (what a fading gradient needs).
 //! 6. [`heap`]: keeping freed buffers in the process, so the allocator does
 //!    not hand a training step fresh pages (and their page faults) every time.
+//!
+//! ## The seam
+//! The core enters this appendix through three doors, and nowhere else:
+//! - [`Tensor::matmul`](crate::Tensor::matmul) hands its operands to
+//!   [`matmul::batched_gemm`] (and [`Element`](crate::Element) names the
+//!   GEMM's per-type kernels, `matmul::GemmElement`);
+//! - the elementwise ops' contiguous loops run through
+//!   `threads::fill_in_parallel`, which splits a large output over the pool;
+//! - `f32`'s `exp`, `tanh` and `sigmoid` are [`fastmath`]'s formulas.
 //!
 //! `unsafe` in this crate lives here only (the pool, `simd`, the packing,
 //! the kernels and the floating-point mode), each block with a `// SAFETY:` line.

@@ -19,8 +19,7 @@
 //! new task for [`SPIN_TIME`] before it goes to sleep. In a loop of products
 //! (the time loop of an RNN) the next task then arrives while the worker is
 //! awake, and handing it over costs well under a microsecond; waking a sleeping
-//! thread costs a system call on each side, 50-150 µs on the 2-vCPU virtual
-//! machine this was measured on.
+//! thread costs a system call on each side, tens to hundreds of microseconds.
 //!
 //! **One task at a time.** The pool runs one task at a time. A thread that
 //! asks while it is busy waits for the running task to finish (two tests
@@ -44,8 +43,8 @@ use crate::fast::denormals::{denormals_flushed, with_mode};
 
 /// How long an idle worker keeps checking for a new task before it sleeps.
 ///
-/// Waking a sleeping thread was measured at 50-150 µs on the 2-core VM this was
-/// tuned on, more than the 60 µs the LSTM step's product takes on two threads,
+/// Waking a sleeping thread costs tens to hundreds of microseconds on a
+/// virtual machine, more than an LSTM step's product takes on two threads,
 /// while an awake worker picks a task up within a microsecond. An RNN's time
 /// loop does a few tens to hundreds of microseconds of elementwise work between
 /// products, so a worker that spins for a millisecond is almost always awake

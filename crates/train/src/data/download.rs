@@ -18,7 +18,7 @@
 //! `PartFile` guard), so the cache never keeps a bad or partial file and the
 //! next run simply retries. If the program is killed instead, the `.part`
 //! file stays behind, and the next run that uses the cache directory removes
-//! it (see `PartFile` in `data/atomic.rs`: a download in progress holds a lock
+//! it (see `tensor::durable::PartFile`: a download in progress holds a lock
 //! on its file, a dead one does not).
 //!
 //! HTTP is done by `ureq`, a small blocking client; the progress bar by
@@ -31,7 +31,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
 
-use super::{DataError, PartFile};
+use tensor::durable::PartFile;
+
+use super::DataError;
 
 /// A data file that can be downloaded, and the names it may already have on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,31 +99,20 @@ pub fn download_file(
         eprintln!("downloading {url}\n         to {}", destination.display());
     }
     let progress = progress_bar(show_progress, expected_len, &file.file_name);
-    let mut part = PartFile::create(destination)?;
-    let mut body = response.into_reader();
-    let mut hasher = Md5::new();
-    let mut received: u64 = 0;
-    let mut buffer = vec![0u8; 1 << 16];
-    loop {
-        let n = match body.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                progress.abandon();
-                return Err(failed(format!(
+    let mut part =
+        PartFile::create(destination).map_err(|e| DataError::io("creating", destination, e))?;
+    let (received, actual) =
+        receive(response.into_reader(), &mut part, &progress).map_err(|(received, error)| {
+            progress.abandon();
+            match error {
+                Received::Connection(error) => failed(format!(
                     "connection lost after {received} bytes{}: {error}",
                     expected_len.map(|n| format!(" of {n}")).unwrap_or_default()
-                )));
+                )),
+                Received::Disk(error) => DataError::io("writing", destination, error),
             }
-        };
-        hasher.update(&buffer[..n]);
-        part.write_all(&buffer[..n])?;
-        received += n as u64;
-        progress.inc(n as u64);
-    }
+        })?;
     progress.finish_and_clear();
-
     if let Some(expected) = expected_len {
         if received != expected {
             return Err(failed(format!(
@@ -129,7 +120,6 @@ pub fn download_file(
             )));
         }
     }
-    let actual = format!("{:x}", hasher.finalize());
     if let Some(expected) = &file.md5 {
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(DataError::Checksum {
@@ -140,6 +130,41 @@ pub fn download_file(
         }
     }
     part.commit()
+        .map_err(|e| DataError::io("writing", destination, e))
+}
+
+/// What stopped a download half-way.
+enum Received {
+    /// Reading from the server failed.
+    Connection(std::io::Error),
+    /// Writing the part file failed.
+    Disk(std::io::Error),
+}
+
+/// Copies `body` into `part`, returning the bytes received and their MD5
+/// (lowercase hex), or how many bytes came before what went wrong.
+fn receive(
+    mut body: impl Read,
+    part: &mut PartFile,
+    progress: &ProgressBar,
+) -> Result<(u64, String), (u64, Received)> {
+    let mut hasher = Md5::new();
+    let mut received: u64 = 0;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = match body.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err((received, Received::Connection(error))),
+        };
+        hasher.update(&buffer[..n]);
+        part.write_all(&buffer[..n])
+            .map_err(|error| (received, Received::Disk(error)))?;
+        received += n as u64;
+        progress.inc(n as u64);
+    }
+    Ok((received, format!("{:x}", hasher.finalize())))
 }
 
 fn progress_bar(show: bool, len: Option<u64>, name: &str) -> ProgressBar {

@@ -148,6 +148,31 @@ impl fmt::Display for DataError {
                 "downloading {url}: MD5 is {actual}, expected {expected}; \
                  the file was damaged or changed on the server, and was not kept"
             ),
+            DataError::Vocabulary {
+                origin,
+                line,
+                problem,
+            } => {
+                if *line > 0 {
+                    write!(f, "vocabulary {origin}, line {line}: {problem}")
+                } else {
+                    write!(f, "vocabulary {origin}: {problem}")
+                }
+            }
+            DataError::UnknownChar { character } => write!(
+                f,
+                "character {character:?} is not in the character vocabulary"
+            ),
+            DataError::InvalidArgument(message) => write!(f, "{message}"),
+            _ => self.fmt_dataset_file(f),
+        }
+    }
+}
+
+impl DataError {
+    /// The messages of a data file whose content or layout is wrong.
+    fn fmt_dataset_file(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             DataError::Archive { path, problem } => {
                 write!(f, "{}: damaged archive: {problem}", path.display())
             }
@@ -190,22 +215,7 @@ impl fmt::Display for DataError {
                 member,
                 problem,
             } => write!(f, "{}: {member}: {problem}", path.display()),
-            DataError::Vocabulary {
-                origin,
-                line,
-                problem,
-            } => {
-                if *line > 0 {
-                    write!(f, "vocabulary {origin}, line {line}: {problem}")
-                } else {
-                    write!(f, "vocabulary {origin}: {problem}")
-                }
-            }
-            DataError::UnknownChar { character } => write!(
-                f,
-                "character {character:?} is not in the character vocabulary"
-            ),
-            DataError::InvalidArgument(message) => write!(f, "{message}"),
+            other => unreachable!("{other:?} has its own message"),
         }
     }
 }

@@ -323,6 +323,24 @@ impl<E: SequenceExample> Iterator for Batches<'_, E> {
 
 impl<E: SequenceExample> ExactSizeIterator for Batches<'_, E> {}
 
+/// At most `limit` of `examples`, spread evenly over all of them (a split
+/// stored sorted by label keeps both labels); all of them for `None`.
+///
+/// ```
+/// use train::data::loader::spread;
+/// assert_eq!(spread((0..10).collect(), Some(3)), vec![0, 3, 6]);
+/// assert_eq!(spread(vec![1, 2], None), vec![1, 2]);
+/// ```
+pub fn spread<E>(examples: Vec<E>, limit: Option<usize>) -> Vec<E> {
+    match limit {
+        None => examples,
+        Some(limit) => {
+            let step = (examples.len() / limit.min(examples.len()).max(1)).max(1);
+            examples.into_iter().step_by(step).take(limit).collect()
+        }
+    }
+}
+
 /// The share of the training set held out for validation by default.
 pub const DEFAULT_VALIDATION_FRACTION: f64 = 0.2;
 

@@ -55,7 +55,6 @@
 //! (and, inside an archive, the member) and what is wrong with it. Bad data is
 //! never skipped silently: a dataset is either complete or an error.
 
-mod atomic;
 mod cache;
 pub mod download;
 pub mod error;
@@ -66,7 +65,6 @@ pub mod text;
 pub mod tokenizer;
 pub mod vocab;
 
-pub(crate) use atomic::{remove_stale_parts, write_atomically, PartFile};
 pub use download::RemoteFile;
 pub use error::DataError;
 pub use imdb::{Imdb, ImdbConfig, Review, Sentiment};
@@ -75,3 +73,13 @@ pub use paths::{default_cache_dir, CacheMode, DataPaths, DATA_DIR_ENV};
 pub use text::CharCorpus;
 pub use tokenizer::Side;
 pub use vocab::Vocabulary;
+
+/// Writes `bytes` to `path` through the crash-safe file layer
+/// ([`tensor::durable::write_atomically`]: a part file, flushed, renamed),
+/// creating the directory first.
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), DataError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| DataError::io("creating", parent, e))?;
+    }
+    tensor::durable::write_atomically(path, bytes).map_err(|e| DataError::io("writing", path, e))
+}

@@ -10,7 +10,8 @@
 
 use std::path::PathBuf;
 
-use super::atomic::remove_stale_parts;
+use tensor::durable::remove_stale_parts;
+
 use super::download::{self, RemoteFile};
 use super::DataError;
 

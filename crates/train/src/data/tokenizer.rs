@@ -23,39 +23,22 @@
 //! ([`Side::Post`]) of the sequence.
 
 /// Which end of a sequence is cut or padded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+///
+/// Truncating `Pre` keeps the *last* tokens (a review's verdict is often at
+/// its end); padding `Pre` puts the real tokens last, right before an
+/// unmasked RNN's final state: Keras' default for both. `Post` keeps the
+/// first tokens and puts the real tokens first (use with the lengths, for a
+/// masked RNN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum Side {
-    /// At the start. Truncating `Pre` keeps the *last* tokens (a review's
-    /// verdict is often at its end); padding `Pre` puts the real tokens last,
-    /// right before an unmasked RNN's final state. Keras' default for both.
+    /// At the start: truncating keeps the last tokens, padding puts them last
     #[default]
     Pre,
-    /// At the end. Truncating `Post` keeps the first tokens; padding `Post`
-    /// puts the real tokens first (use with the lengths, for a masked RNN).
+    /// At the end: truncating keeps the first tokens, padding puts them first
     Post,
 }
 
-impl std::fmt::Display for Side {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Side::Pre => "pre",
-            Side::Post => "post",
-        })
-    }
-}
-
-impl std::str::FromStr for Side {
-    type Err = String;
-
-    /// `pre` or `post`, as Keras' `padding=` and `truncating=`.
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "pre" => Ok(Side::Pre),
-            "post" => Ok(Side::Post),
-            _ => Err(format!("expected pre or post, got {text:?}")),
-        }
-    }
-}
+crate::text_as_choice!(Side);
 
 /// The words of `text`, following the rules in the [module docs](self).
 pub fn tokenize(text: &str) -> Vec<String> {

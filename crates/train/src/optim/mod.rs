@@ -30,7 +30,7 @@ mod sgd;
 pub use adam::Adam;
 pub use clip::{clip_grad_norm, global_norm, ClipError};
 pub use rmsprop::RmsProp;
-pub use schedule::LrSchedule;
+pub use schedule::{LrSchedule, LrShape};
 pub use sgd::Sgd;
 
 use std::collections::{BTreeMap, HashMap};
@@ -122,15 +122,44 @@ pub(crate) fn check_hyperparameter(name: &str, value: f64, minimum: f64) -> Resu
     }
 }
 
-/// A piece of one parameter's update: its values, its gradient, and the
-/// matching part of each buffer of the rule.
-type UpdatePiece<'a, T> = (&'a mut [T], &'a [T], Vec<&'a mut [T]>);
+/// Checks every gradient and every kept state against its parameter's shape.
+///
+/// # Errors
+/// Names the first parameter whose gradient or state has another shape.
+fn check_shapes<T: Element>(
+    model: &dyn Module<T>,
+    grads: &Gradients<T>,
+    states: &OptimizerState<T>,
+) -> Result<(), OptimError> {
+    let mut problem = None;
+    model.visit(&mut Visitor::new(&mut |name, param| {
+        if problem.is_some() {
+            return;
+        }
+        if let Some(grad) = grads.param(param) {
+            if grad.shape() != param.shape() {
+                problem = Some(OptimError::GradientShape {
+                    param: name.to_string(),
+                    param_shape: param.shape().to_vec(),
+                    grad_shape: grad.shape().to_vec(),
+                });
+            }
+        }
+        if let Some(state) = states.get(&param.id()) {
+            if state.shape != param.shape() {
+                problem = Some(OptimError::StateShape {
+                    param: name.to_string(),
+                    param_shape: param.shape().to_vec(),
+                    state_shape: state.shape.clone(),
+                });
+            }
+        }
+    }));
+    problem.map_or(Ok(()), Err)
+}
 
-/// Elements per piece when a large parameter's update is spread over threads.
-const UPDATE_CHUNK: usize = 1 << 15;
-
-/// An update rule and its per-parameter state. (`Sync`: a large parameter's
-/// update runs in pieces on several threads.)
+/// An update rule and its per-parameter state. (`Sync`: the appendix runs a
+/// large parameter's update in pieces on several threads.)
 pub trait Optimizer<T: Element = f32>: Sync {
     /// The rule's name (`"adam"`), written into checkpoints.
     fn name(&self) -> &'static str;
@@ -163,9 +192,13 @@ pub trait Optimizer<T: Element = f32>: Sync {
     fn update(&self, step: u64, theta: &mut [T], grad: &[T], buffers: &mut [&mut [T]]);
 
     /// [`Optimizer::update`] for a whole parameter and its state.
+    ///
+    /// This is the one seam to the crate's appendix: the update runs in
+    /// pieces on every core ([`fast::update_in_pieces`](crate::fast::update_in_pieces)),
+    /// each piece the rule applied to a slice, so the numbers are those of
+    /// one call of `update` on the whole parameter.
     fn update_param(&self, theta: &mut [T], grad: &[T], state: &mut ParamState<T>) {
-        let mut buffers: Vec<&mut [T]> = state.buffers.iter_mut().map(Vec::as_mut_slice).collect();
-        self.update(state.step, theta, grad, &mut buffers);
+        crate::fast::update_in_pieces(self, theta, grad, state);
     }
 
     /// Updates every parameter of `model` that has a gradient in `grads`.
@@ -193,33 +226,7 @@ pub trait Optimizer<T: Element = f32>: Sync {
     /// the wrong shape, or the hyperparameter out of range.
     fn step(&mut self, model: &mut dyn Module<T>, grads: &Gradients<T>) -> Result<(), OptimError> {
         self.validate()?;
-        let mut problem = None;
-        model.visit(&mut Visitor::new(&mut |name, param| {
-            if problem.is_some() {
-                return;
-            }
-            if let Some(grad) = grads.param(param) {
-                if grad.shape() != param.shape() {
-                    problem = Some(OptimError::GradientShape {
-                        param: name.to_string(),
-                        param_shape: param.shape().to_vec(),
-                        grad_shape: grad.shape().to_vec(),
-                    });
-                }
-            }
-            if let Some(state) = self.state().get(&param.id()) {
-                if state.shape != param.shape() {
-                    problem = Some(OptimError::StateShape {
-                        param: name.to_string(),
-                        param_shape: param.shape().to_vec(),
-                        state_shape: state.shape.clone(),
-                    });
-                }
-            }
-        }));
-        if let Some(problem) = problem {
-            return Err(problem);
-        }
+        check_shapes(&*model, grads, self.state())?;
         let mut states = std::mem::take(self.state_mut());
         let buffers = self.buffers().len();
         model.visit_mut(&mut VisitorMut::new(&mut |_, param| {
@@ -234,34 +241,7 @@ pub trait Optimizer<T: Element = f32>: Sync {
             state.step += 1;
             let grad = grad.contiguous();
             let grad = grad.as_slice().expect("contiguous");
-            let theta = param.value_mut().data_mut();
-            if theta.len() < 2 * UPDATE_CHUNK {
-                self.update_param(theta, grad, state);
-                return;
-            }
-            // One piece per chunk of elements: the same arithmetic, on any number of threads.
-            let mut buffers: Vec<std::slice::ChunksMut<'_, T>> = state
-                .buffers
-                .iter_mut()
-                .map(|b| b.chunks_mut(UPDATE_CHUNK))
-                .collect();
-            let pieces: Vec<std::sync::Mutex<UpdatePiece<'_, T>>> = theta
-                .chunks_mut(UPDATE_CHUNK)
-                .zip(grad.chunks(UPDATE_CHUNK))
-                .map(|(t, g)| {
-                    let b = buffers
-                        .iter_mut()
-                        .map(|c| c.next().expect("same length"))
-                        .collect();
-                    std::sync::Mutex::new((t, g, b))
-                })
-                .collect();
-            let step = state.step;
-            tensor::parallel_map(pieces.len(), |i| {
-                let mut piece = pieces[i].lock().unwrap_or_else(|e| e.into_inner());
-                let (theta, grad, buffers) = &mut *piece;
-                self.update(step, theta, grad, buffers);
-            });
+            self.update_param(param.value_mut().data_mut(), grad, state);
         }));
         *self.state_mut() = states;
         Ok(())

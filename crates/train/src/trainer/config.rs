@@ -5,28 +5,30 @@ use std::path::PathBuf;
 
 use autograd::BackwardError;
 use nn::{CheckpointError, Metadata};
+use tensor::durable::LockError;
 
 #[cfg(doc)]
 use super::Trainer;
 use crate::optim::{LrSchedule, OptimError};
 
 /// Which validation figure picks the best checkpoint and drives early stopping.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Monitor {
-    /// The validation loss, lower is better (Keras' default `val_loss`).
+    /// The validation loss, lower is better (Keras' default)
     #[default]
+    #[value(name = "val_loss")]
     ValidationLoss,
-    /// The validation accuracy, higher is better.
+    /// The validation accuracy, higher is better
+    #[value(name = "val_accuracy")]
     ValidationAccuracy,
 }
 
+crate::text_as_choice!(Monitor);
+
 impl Monitor {
-    /// The metric's name in the history.
-    pub fn name(self) -> &'static str {
-        match self {
-            Monitor::ValidationLoss => "val_loss",
-            Monitor::ValidationAccuracy => "val_accuracy",
-        }
+    /// The metric's name in the history (`val_loss`, `val_accuracy`).
+    pub fn name(self) -> String {
+        self.to_string()
     }
 
     pub(super) fn improves(self, value: f64, best: Option<f64>) -> bool {
@@ -39,10 +41,6 @@ impl Monitor {
         }
     }
 }
-
-/// The default rows per shard: small enough that a batch of 64 keeps 4
-/// cores busy, large enough that each step's products stay efficient.
-pub const DEFAULT_SHARD_SIZE: usize = 16;
 
 /// How a [`Trainer`] runs.
 #[derive(Clone, Debug)]
@@ -67,16 +65,6 @@ pub struct TrainerConfig {
     pub resume: bool,
     /// Print a progress bar and a line per epoch.
     pub verbose: bool,
-    /// Cut each batch into shards of this many rows, recorded at the same
-    /// time on several threads (see [Data parallelism](super#data-parallelism));
-    /// `None` records each batch whole on one tape. The numbers depend on the
-    /// shard size, never on the number of threads.
-    pub shard_size: Option<usize>,
-    /// Run with denormal numbers flushed to zero (`tensor::fast::denormals`,
-    /// PyTorch's `set_flush_denormal`): gradients that fade along a sequence
-    /// otherwise reach the CPU's slow path for tiny numbers (4.2x slower
-    /// GRU epochs measured). On by default; only values below `1.2e-38` change.
-    pub flush_denormals: bool,
     /// Written into every checkpoint: what rebuilds the model (its
     /// configuration, a vocabulary). A resumed run must have the same.
     pub metadata: Metadata,
@@ -92,11 +80,9 @@ impl TrainerConfig {
             clip_norm: None,
             patience: None,
             monitor: Monitor::default(),
-            lr_schedule: LrSchedule::Constant,
+            lr_schedule: LrSchedule::default(),
             resume: false,
             verbose: true,
-            shard_size: Some(DEFAULT_SHARD_SIZE),
-            flush_denormals: true,
             metadata: Metadata::new(),
         }
     }
@@ -114,9 +100,6 @@ impl TrainerConfig {
         self.lr_schedule.validate().map_err(TrainError::Config)?;
         if self.patience == Some(0) {
             return bad("patience must be at least 1".into());
-        }
-        if self.shard_size == Some(0) {
-            return bad("shard_size must be at least 1".into());
         }
         if self.out_dir.as_os_str().is_empty() {
             return bad("the output directory is empty; give a path".into());
@@ -139,7 +122,7 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Another process is training into the same directory.
+    /// Another process is training into the same directory (it holds this lock file).
     Locked(PathBuf),
     /// A checkpoint could not be written or read.
     Checkpoint(CheckpointError),
@@ -194,6 +177,19 @@ impl std::error::Error for TrainError {}
 impl From<CheckpointError> for TrainError {
     fn from(error: CheckpointError) -> Self {
         TrainError::Checkpoint(error)
+    }
+}
+
+impl From<LockError> for TrainError {
+    fn from(error: LockError) -> Self {
+        match error {
+            LockError::Held(path) => TrainError::Locked(path),
+            LockError::Io { path, source } => TrainError::Io {
+                path,
+                action: "cannot lock",
+                source,
+            },
+        }
     }
 }
 

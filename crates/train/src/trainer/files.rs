@@ -16,12 +16,13 @@
 //! always consistent with its weights.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, TryLockError};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nn::checkpoint::{self, TEMPORARY_PREFIX};
+use nn::checkpoint;
 use nn::{Metadata, Module};
+use tensor::durable::{remove_stale_parts, DirectoryLock};
 use tensor::Tensor;
 
 use super::{differing_keys, TrainError, TrainerConfig};
@@ -102,7 +103,7 @@ impl RunState {
 pub struct RunDirectory {
     path: PathBuf,
     /// Holds the lock; released when dropped (or when the process dies).
-    _lock: File,
+    _lock: DirectoryLock,
 }
 
 fn io<'p>(path: &'p Path, action: &'static str) -> impl FnOnce(std::io::Error) -> TrainError + 'p {
@@ -121,28 +122,8 @@ impl RunDirectory {
     /// If the directory cannot be created or another process holds its lock.
     pub fn open(path: &Path) -> Result<RunDirectory, TrainError> {
         fs::create_dir_all(path).map_err(io(path, "cannot create"))?;
-        let lock_path = path.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path, "cannot open"))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(TrainError::Locked(lock_path)),
-            Err(TryLockError::Error(e)) => return Err(io(&lock_path, "cannot lock")(e)),
-        }
-        let entries = fs::read_dir(path).map_err(io(path, "cannot list"))?;
-        for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(TEMPORARY_PREFIX)
-            {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        let lock = DirectoryLock::acquire(path, LOCK_FILE)?;
+        remove_stale_parts(path);
         Ok(RunDirectory {
             path: path.to_path_buf(),
             _lock: lock,

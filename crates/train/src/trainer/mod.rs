@@ -2,20 +2,17 @@
 //!
 //! ```text
 //! for epoch in 1..=epochs:
-//!     for each batch:                                    (train.epoch(epoch): a fixed order per epoch)
-//!         for each shard of the batch, at the same time: (16 rows each, one per core)
-//!             tape = Tape::training(seed of (epoch, step, shard))   fresh graph; its dropout masks
-//!             loss = task.step(model, tape, shard)       the forward pass, recorded
-//!             grads = tape.backward(loss * shard share)  the graph is freed here, every step
-//!         grads = sum of the shards' grads, in shard order
+//!     for each batch:                              (train.epoch(epoch): a fixed order per epoch)
+//!         tape = Tape::training(seed of (epoch, step))   a fresh graph; its dropout masks
+//!         loss = task.step(model, tape, batch)     the forward pass, recorded
+//!         grads = tape.backward(loss)              the graph is freed here, every step
 //!         clip grads to a global norm; stop on NaN/inf
-//!         set the learning rate from the schedule        (lr₀ × factor of epoch and step)
-//!         optimizer.step(model, grads)                   weights updated in place
+//!         set the learning rate from the schedule  (lr₀ × factor of epoch and step)
+//!         optimizer.step(model, grads)             weights updated in place
 //!     evaluate on the validation batches (no tape recording)
-//!     write history.csv and the curves; save best.safetensors if the
-//!     monitored metric improved, and last.safetensors (weights, optimizer
-//!     state, epoch, history) every epoch; stop early after `patience`
-//!     epochs without improvement
+//!     write history.csv and the curves; save best.safetensors if the monitored
+//!     metric improved, and last.safetensors (weights, optimizer state, epoch,
+//!     history) every epoch; stop early after `patience` epochs without improvement
 //! ```
 //!
 //! What a problem adds to this is a [`Task`]: how one batch becomes a loss
@@ -25,55 +22,39 @@
 //! and dropout masks an uninterrupted run would: the numbers come out bit
 //! for bit the same.
 //!
-//! Every file is written atomically (a temporary file renamed over the
-//! target), so a crash leaves the previous version or the new one. A
-//! `.lock` file keeps two runs from writing into one directory.
+//! How a batch's forward and backward run is the trainer's [`BatchRunner`]
+//! (`step.rs`): [`WholeBatch`] records it on one tape, as above. The
+//! appendix's [`Shards`](crate::fast) records shards of it on every
+//! core and adds their gradients in shard order: opt in with
+//! [`Trainer::with_runner`].
 //!
-//! # Data parallelism
-//! The time loop of a recurrent network is sequential, and the products of
-//! one step (`[64 x 128] @ [128 x 512]`) are too small to split well over
-//! cores. The parallelism is in the batch: its 64 sequences are independent.
-//! So each batch is cut into shards of [`TrainerConfig::shard_size`] rows,
-//! each shard is recorded on its own tape by its own thread (tapes are per
-//! thread; the weights are shared, read-only), and the shards' gradients are
-//! added in shard order. The loss of a shard is weighted by its share of the
-//! batch, so the sum is the gradient of the batch's mean loss. This is data
-//! parallelism, the idea that spreads training over many machines, here
-//! over the cores of one. Because the shards are fixed by the batch (not by
-//! the number of threads) and added in a fixed order, the numbers are the
-//! same, bit for bit, with 1 thread or 16.
-//!
-//! # Denormal numbers
-//! Gradients that fade along a long sequence become *denormal* numbers
-//! (below `f32::MIN_POSITIVE`), and many CPUs take a slow microcode path for
-//! every operation on one: a GRU epoch ran 4x slower on such a machine. A fit
-//! therefore runs with denormals flushed to zero
-//! ([`TrainerConfig::flush_denormals`], on by default; the pool's workers
-//! take the same mode), as PyTorch does with `torch.set_flush_denormal(True)`.
-//! The values lost are below `1e-38`: nothing a weight update can see.
+//! Every file is written atomically (`tensor::durable`), so a crash leaves
+//! the previous version or the new one, and a lock keeps two runs from
+//! writing into one directory (`files.rs`).
 
 mod config;
 mod files;
-mod shards;
+mod step;
 mod task;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use autograd::Gradients;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nn::{Metadata, Module};
-use tensor::fast::denormals::flush_denormals;
 
 use crate::history::History;
 use crate::optim::{clip_grad_norm, global_norm, ClipError, Optimizer};
 
-pub use config::{Monitor, TrainError, TrainerConfig, DEFAULT_SHARD_SIZE};
+pub use config::{Monitor, TrainError, TrainerConfig};
+use files::RunState;
 pub use files::{RunDirectory, BEST_CHECKPOINT, LAST_CHECKPOINT};
-pub use shards::{evaluate, EpochMetrics};
-use shards::{run_shards, step_seed, Meter};
-pub use task::{BatchSource, Split, StepOutput, Task};
+use step::Meter;
+pub use step::{
+    evaluate, record, step_seed, tape_seed, BatchRunner, EpochMetrics, TapeResult, WholeBatch,
+};
+pub use task::{BatchSource, StepOutput, Task};
 
 /// What a finished run produced.
 #[derive(Clone, Debug)]
@@ -92,10 +73,12 @@ pub struct FitReport {
     pub epochs_trained: usize,
 }
 
-/// The training loop, bound to an output directory (see the [module docs](self)).
-pub struct Trainer {
+/// The training loop, bound to an output directory (see the [module docs](self)),
+/// running each batch with `R` ([`WholeBatch`] unless told otherwise).
+pub struct Trainer<R = WholeBatch> {
     config: TrainerConfig,
     directory: RunDirectory,
+    runner: R,
 }
 
 impl Trainer {
@@ -108,12 +91,33 @@ impl Trainer {
     pub fn new(config: TrainerConfig) -> Result<Trainer, TrainError> {
         config.validate()?;
         let directory = RunDirectory::open(&config.out_dir)?;
-        Ok(Trainer { config, directory })
+        Ok(Trainer {
+            config,
+            directory,
+            runner: WholeBatch,
+        })
+    }
+}
+
+impl<R> Trainer<R> {
+    /// The same trainer running each batch with `runner` (e.g. the appendix's
+    /// [`Shards`](crate::fast): a batch on every core).
+    pub fn with_runner<S>(self, runner: S) -> Trainer<S> {
+        Trainer {
+            config: self.config,
+            directory: self.directory,
+            runner,
+        }
     }
 
     /// The configuration.
     pub fn config(&self) -> &TrainerConfig {
         &self.config
+    }
+
+    /// How each batch runs.
+    pub fn runner(&self) -> &R {
+        &self.runner
     }
 
     /// The output directory.
@@ -128,7 +132,6 @@ impl Trainer {
     /// use autograd::Tape;
     /// use nn::{Embedding, Linear, Lstm, Module};
     /// use rand::{rngs::StdRng, SeedableRng};
-    /// use tensor::{Indices, Tensor};
     /// use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
     /// use train::optim::Adam;
     /// use train::trainer::{StepOutput, Trainer, TrainerConfig};
@@ -173,111 +176,43 @@ impl Trainer {
         task: &K,
     ) -> Result<FitReport, TrainError>
     where
-        M: Module<f32> + Sync,
+        M: Module<f32>,
         S: BatchSource,
-        S::Batch: Split + Sync,
-        K: Task<M, S::Batch> + Sync,
+        K: Task<M, S::Batch>,
+        R: BatchRunner<M, S::Batch, K>,
     {
-        // Freed activations and gradients stay in the process for the next step.
-        tensor::fast::heap::reuse_large_buffers();
-        if self.config.flush_denormals {
-            flush_denormals(|| self.fit_epochs(model, optimizer, train, validation, task))
-        } else {
-            self.fit_epochs(model, optimizer, train, validation, task)
-        }
-    }
-
-    /// [`Trainer::fit`] in the floating-point mode it chose.
-    fn fit_epochs<M, S, K>(
-        &mut self,
-        model: &mut M,
-        optimizer: &mut dyn Optimizer<f32>,
-        train: &S,
-        validation: Option<&S>,
-        task: &K,
-    ) -> Result<FitReport, TrainError>
-    where
-        M: Module<f32> + Sync,
-        S: BatchSource,
-        S::Batch: Split + Sync,
-        K: Task<M, S::Batch> + Sync,
-    {
-        let config = self.config.clone();
         // The schedule scales the rate the optimizer came with (a resumed
         // optimizer's saved rate is overwritten before its first update).
         let base_learning_rate = optimizer.learning_rate();
-        let mut run = if config.resume {
-            let run = self.directory.resume(&config, model, optimizer)?;
-            if config.verbose {
-                println!(
-                    "resuming {} after epoch {} of {}",
-                    self.directory.path().display(),
-                    run.epochs_done,
-                    config.epochs
-                );
-            }
-            run
-        } else {
-            files::RunState::fresh(config.seed)
-        };
+        let mut run = self.start(model, optimizer)?;
         let first_epoch = run.epochs_done;
         let mut stopped_early = false;
-        for epoch in first_epoch..config.epochs {
-            if config.patience.is_some_and(|p| run.stale_epochs >= p) {
+        for epoch in first_epoch..self.config.epochs {
+            if self.config.patience.is_some_and(|p| run.stale_epochs >= p) {
                 stopped_early = true;
                 break;
             }
             let trained =
                 self.train_epoch(epoch, model, optimizer, base_learning_rate, train, task)?;
-            let validated =
-                validation.map(|source| evaluate(model, source, task, config.shard_size));
-            let mut metrics: Vec<(&str, f64)> = vec![("loss", trained.loss)];
-            if let Some(accuracy) = trained.accuracy {
-                metrics.push(("accuracy", accuracy));
-            }
-            if let Some(validated) = &validated {
-                metrics.push(("val_loss", validated.loss));
-                if let Some(accuracy) = validated.accuracy {
-                    metrics.push(("val_accuracy", accuracy));
-                }
-            }
-            if let Some(bad) = metrics.iter().find(|(_, value)| !value.is_finite()) {
-                return Err(TrainError::Diverged {
-                    epoch: epoch + 1,
-                    step: train.num_batches(),
-                    what: format!("{} is {}", bad.0, bad.1),
-                });
-            }
-            run.history.record(&metrics);
-            run.epochs_done = epoch + 1;
-            let monitored = match (config.monitor, &validated) {
-                (_, None) => trained.loss,
-                (Monitor::ValidationLoss, Some(v)) => v.loss,
-                (Monitor::ValidationAccuracy, Some(v)) => v.accuracy.unwrap_or(f64::NAN),
-            };
-            let improved = match validated {
-                None => true,
-                Some(_) => config.monitor.improves(monitored, run.best.map(|(_, v)| v)),
-            };
-            if improved {
-                run.best = Some((epoch + 1, monitored));
-                run.stale_epochs = 0;
-                self.directory.save_best(&config, &run, model)?;
-            } else {
-                run.stale_epochs += 1;
-            }
-            self.directory.save_history(&run.history)?;
-            self.directory.save_last(&config, &run, model, optimizer)?;
-            if config.verbose {
-                print_epoch(epoch, config.epochs, &trained, validated.as_ref(), improved);
+            let validated = validation.map(|source| evaluate(model, source, task, &self.runner));
+            let improved = self.end_epoch(&mut run, epoch, &trained, validated.as_ref(), train)?;
+            self.save_epoch(&run, model, optimizer, improved)?;
+            if self.config.verbose {
+                print_epoch(
+                    epoch,
+                    self.config.epochs,
+                    &trained,
+                    validated.as_ref(),
+                    improved,
+                );
             }
             task.after_epoch(model, epoch + 1);
         }
-        if config.verbose && stopped_early {
+        if self.config.verbose && stopped_early {
             println!(
                 "early stop: {} epochs without a better {}",
                 run.stale_epochs,
-                config.monitor.name()
+                self.config.monitor.name()
             );
         }
         Ok(FitReport {
@@ -288,6 +223,92 @@ impl Trainer {
             stopped_early,
             epochs_trained: run.epochs_done - first_epoch,
         })
+    }
+
+    /// A fresh run's state, or the state of the run being resumed (with the
+    /// model's weights and the optimizer's state from its last checkpoint).
+    fn start<M: Module<f32>>(
+        &mut self,
+        model: &mut M,
+        optimizer: &mut dyn Optimizer<f32>,
+    ) -> Result<RunState, TrainError> {
+        if !self.config.resume {
+            return Ok(RunState::fresh(self.config.seed));
+        }
+        let run = self.directory.resume(&self.config, model, optimizer)?;
+        if self.config.verbose {
+            println!(
+                "resuming {} after epoch {} of {}",
+                self.directory.path().display(),
+                run.epochs_done,
+                self.config.epochs
+            );
+        }
+        Ok(run)
+    }
+
+    /// Records epoch `epoch`'s figures in the run's history and decides
+    /// whether it is the best so far; returns whether it is.
+    ///
+    /// # Errors
+    /// [`TrainError::Diverged`] if a figure is not finite.
+    fn end_epoch<S: BatchSource>(
+        &self,
+        run: &mut RunState,
+        epoch: usize,
+        trained: &EpochMetrics,
+        validated: Option<&EpochMetrics>,
+        train: &S,
+    ) -> Result<bool, TrainError> {
+        let mut metrics: Vec<(&str, f64)> = vec![("loss", trained.loss)];
+        metrics.extend(trained.accuracy.map(|a| ("accuracy", a)));
+        if let Some(validated) = validated {
+            metrics.push(("val_loss", validated.loss));
+            metrics.extend(validated.accuracy.map(|a| ("val_accuracy", a)));
+        }
+        if let Some(bad) = metrics.iter().find(|(_, value)| !value.is_finite()) {
+            return Err(TrainError::Diverged {
+                epoch: epoch + 1,
+                step: train.num_batches(),
+                what: format!("{} is {}", bad.0, bad.1),
+            });
+        }
+        run.history.record(&metrics);
+        run.epochs_done = epoch + 1;
+        let monitored = match (self.config.monitor, validated) {
+            (_, None) => trained.loss,
+            (Monitor::ValidationLoss, Some(v)) => v.loss,
+            (Monitor::ValidationAccuracy, Some(v)) => v.accuracy.unwrap_or(f64::NAN),
+        };
+        let improved = validated.is_none()
+            || self
+                .config
+                .monitor
+                .improves(monitored, run.best.map(|(_, v)| v));
+        if improved {
+            run.best = Some((epoch + 1, monitored));
+            run.stale_epochs = 0;
+        } else {
+            run.stale_epochs += 1;
+        }
+        Ok(improved)
+    }
+
+    /// Writes the epoch's files: the best checkpoint if it `improved`, the
+    /// history and its curves, and the last checkpoint.
+    fn save_epoch<M: Module<f32>>(
+        &self,
+        run: &RunState,
+        model: &M,
+        optimizer: &dyn Optimizer<f32>,
+        improved: bool,
+    ) -> Result<(), TrainError> {
+        if improved {
+            self.directory.save_best(&self.config, run, model)?;
+        }
+        self.directory.save_history(&run.history)?;
+        self.directory
+            .save_last(&self.config, run, model, optimizer)
     }
 
     /// One pass over the training batches, updating the weights after each.
@@ -301,10 +322,10 @@ impl Trainer {
         task: &K,
     ) -> Result<EpochMetrics, TrainError>
     where
-        M: Module<f32> + Sync,
+        M: Module<f32>,
         S: BatchSource,
-        S::Batch: Split + Sync,
-        K: Task<M, S::Batch> + Sync,
+        K: Task<M, S::Batch>,
+        R: BatchRunner<M, S::Batch, K>,
     {
         let config = &self.config;
         let bar = progress_bar(config, epoch, train.num_batches());
@@ -318,22 +339,8 @@ impl Trainer {
                 what,
             };
             let seed = step_seed(config.seed, epoch, step);
-            let shards = run_shards(&*model, task, &batch, config.shard_size, Some(seed));
-            // The tapes are gone: the weights are no longer shared and update in place.
-            let mut grads: Option<Gradients<f32>> = None;
-            for shard in shards {
-                let shard = shard.map_err(TrainError::Backward)?;
-                if !shard.loss.is_finite() {
-                    return Err(diverged(format!("the loss is {}", shard.loss)));
-                }
-                meter.add(&shard);
-                let shard_grads = shard.grads.expect("a finite loss is backpropagated");
-                match &mut grads {
-                    None => grads = Some(shard_grads),
-                    Some(total) => total.add_params(&shard_grads),
-                }
-            }
-            let Some(mut grads) = grads else {
+            let tapes = self.runner.train(&*model, task, &batch, seed);
+            let Some(mut grads) = gather(tapes, &mut meter).map_err(|e| e.at(diverged))? else {
                 continue; // an empty batch
             };
             let norm = match config.clip_norm {
@@ -359,6 +366,46 @@ impl Trainer {
         bar.finish_and_clear();
         Ok(meter.finish(started))
     }
+}
+
+/// What stopped a step before its update.
+enum StepProblem {
+    /// Backpropagation failed.
+    Backward(autograd::BackwardError),
+    /// A tape's loss is not finite.
+    Loss(f64),
+}
+
+impl StepProblem {
+    /// The error, with `diverged` naming the epoch and step of a non-finite loss.
+    fn at(self, diverged: impl Fn(String) -> TrainError) -> TrainError {
+        match self {
+            StepProblem::Backward(error) => TrainError::Backward(error),
+            StepProblem::Loss(loss) => diverged(format!("the loss is {loss}")),
+        }
+    }
+}
+
+/// Meters each of a step's tapes and adds their gradients, in tape order;
+/// `None` for a step that recorded nothing (an empty batch).
+fn gather(
+    tapes: Vec<Result<TapeResult, autograd::BackwardError>>,
+    meter: &mut Meter,
+) -> Result<Option<Gradients<f32>>, StepProblem> {
+    let mut grads: Option<Gradients<f32>> = None;
+    for tape in tapes {
+        let tape = tape.map_err(StepProblem::Backward)?;
+        if !tape.loss.is_finite() {
+            return Err(StepProblem::Loss(tape.loss));
+        }
+        meter.add(&tape);
+        let tape_grads = tape.grads.expect("a finite loss is backpropagated");
+        match &mut grads {
+            None => grads = Some(tape_grads),
+            Some(total) => total.add_params(&tape_grads),
+        }
+    }
+    Ok(grads)
 }
 
 fn progress_bar(config: &TrainerConfig, epoch: usize, batches: usize) -> ProgressBar {
@@ -427,8 +474,8 @@ pub fn load_best<M: Module<f32>>(model: &mut M, report: &FitReport) -> Result<()
     files::load_checkpoint_of_run(model, &report.best_checkpoint, &report.last_checkpoint)
 }
 
-/// `(name, value)` pairs of a `Metadata`, for comparing two runs' settings.
-pub(crate) fn differing_keys(ours: &Metadata, theirs: &BTreeMap<String, String>) -> Vec<String> {
+/// The keys whose values differ between two runs' metadata.
+pub(crate) fn differing_keys(ours: &Metadata, theirs: &Metadata) -> Vec<String> {
     ours.iter()
         .filter(|(key, value)| theirs.get(*key) != Some(value))
         .map(|(key, _)| key.clone())

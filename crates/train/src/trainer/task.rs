@@ -1,11 +1,7 @@
-//! What a problem plugs into the loop: a [`Task`] turns a batch into a loss, a
-//! [`BatchSource`] hands out an epoch's batches, and [`Split`] cuts a batch
-//! into the shards that run at the same time.
+//! What a problem plugs into the loop: a [`Task`] turns a batch into a loss,
+//! and a [`BatchSource`] hands out an epoch's batches.
 
 use autograd::{Tape, Var};
-
-#[cfg(doc)]
-use super::TrainerConfig;
 
 /// What one batch's forward pass gives the loop.
 pub struct StepOutput {
@@ -22,8 +18,9 @@ pub struct StepOutput {
 /// A problem the loop can train on: how a batch becomes a loss.
 ///
 /// Any function or closure `Fn(&Model, &Tape<f32>, &Batch) -> StepOutput`
-/// is a task. Shards of one batch run at the same time on several threads,
-/// so a task computes from its arguments and the model only.
+/// is a task. It computes from its arguments and the model only, so the
+/// pieces of one batch can run at the same time on several threads
+/// ([`Shards`](crate::fast)).
 pub trait Task<M, B> {
     /// Runs the forward pass of `batch` on `tape` and returns its loss.
     fn step(&self, model: &M, tape: &Tape<f32>, batch: &B) -> StepOutput;
@@ -43,67 +40,6 @@ where
 {
     fn step(&self, model: &M, tape: &Tape<f32>, batch: &B) -> StepOutput {
         self(model, tape, batch)
-    }
-}
-
-/// A batch that can be cut into shards of rows, for data parallelism.
-pub trait Split: Sized {
-    /// The number of examples.
-    fn examples(&self) -> usize;
-
-    /// Consecutive pieces of at most `rows` examples, in order. A batch
-    /// whose rows cannot be separated (streams carrying state from batch to
-    /// batch) returns itself whole.
-    fn split(&self, rows: usize) -> Vec<Self>;
-
-    /// Roughly how much work the batch is (default: its examples); the
-    /// largest shards start first, so no thread is left with a long one at
-    /// the end.
-    fn cost(&self) -> usize {
-        self.examples()
-    }
-}
-
-/// Character windows split by rows. Only for windows that do not carry state
-/// from batch to batch: a stateful run keeps each batch whole
-/// ([`TrainerConfig::shard_size`] `None`).
-impl Split for crate::data::text::CharBatch {
-    fn examples(&self) -> usize {
-        self.inputs.shape()[0]
-    }
-
-    fn split(&self, rows: usize) -> Vec<Self> {
-        let (batch, time) = (self.inputs.shape()[0], self.inputs.shape()[1]);
-        (0..batch)
-            .step_by(rows.max(1))
-            .map(|first| {
-                let end = (first + rows).min(batch);
-                let cut = |ids: &tensor::Indices| {
-                    tensor::Indices::new(
-                        ids.values()[first * time..end * time].to_vec(),
-                        &[end - first, time],
-                    )
-                };
-                crate::data::text::CharBatch {
-                    inputs: cut(&self.inputs),
-                    targets: cut(&self.targets),
-                }
-            })
-            .collect()
-    }
-}
-
-impl Split for crate::data::Batch {
-    fn examples(&self) -> usize {
-        self.len()
-    }
-
-    fn split(&self, rows: usize) -> Vec<Self> {
-        crate::data::Batch::split(self, rows)
-    }
-
-    fn cost(&self) -> usize {
-        self.len() * self.time_steps()
     }
 }
 

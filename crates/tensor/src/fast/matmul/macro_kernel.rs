@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use super::kernel::{update_tile, MicroKernel, MAX_TILE};
 use super::MatMut;
-use crate::Element;
+use crate::scalar::Element;
 
 /// Exclusive access to a (sub)matrix of `C`, shareable across threads.
 ///

@@ -6,7 +6,7 @@
 //! two elements share a place), so the loops and kernels behind them can trust
 //! every index.
 
-use crate::Element;
+use crate::scalar::Element;
 
 /// A read-only strided matrix: `rows x cols` elements of a slice, element
 /// `(i, j)` at `data[offset + i * row_stride + j * col_stride]`.

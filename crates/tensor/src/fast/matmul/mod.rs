@@ -43,7 +43,8 @@
 //! The files of this folder, in reading order: `mat.rs` (the strided
 //! operands), this file (loops 5 to 3), `macro_kernel.rs` (loops 2 and 1),
 //! `kernel/` (the micro-kernels), `pack.rs` (packing), `parallel.rs`
-//! (threads), `batched.rs` ([`Tensor::matmul`] on top of it all) and
+//! (threads), `batched.rs` (the batches of [`Tensor::matmul`], the core's
+//! entry) and
 //! `prepacked.rs` (a right operand packed once for many products).
 //!
 //! Each kernel's block sizes and the reasons for them are next to it in
@@ -68,29 +69,16 @@ pub(crate) mod pack;
 mod parallel;
 mod prepacked;
 
-use crate::scalar::Scalar;
+use crate::scalar::Element;
 #[cfg(doc)]
 use crate::tensor::Tensor;
+pub use batched::{batched_gemm, BatchedOperands};
 pub use kernel::Kernel;
 #[doc(hidden)]
 pub use kernel::{GemmElement, MicroKernel};
 use macro_kernel::{macro_kernel, CView};
 pub use mat::{MatMut, MatRef};
 pub use prepacked::PackedMatrix;
-
-/// The number type of the crates above `tensor`: a [`Scalar`] that the GEMM
-/// has machine kernels for (`f32` and `f64`).
-///
-/// The core chapter needs only [`Scalar`]. [`Tensor::matmul`] also needs the
-/// matrix multiply's per-type hook, the hidden supertrait `GemmElement`, which
-/// hands [`gemm`] the SIMD micro-kernels written for this exact type (`f32`
-/// and `f64` need different instructions; see `kernel/mod.rs`). Every crate
-/// above multiplies matrices, so they ask for `Element`. It is implemented for
-/// every type that has both, which is `f32` and `f64`; it adds nothing else, so
-/// its methods are [`Scalar`]'s.
-pub trait Element: Scalar + GemmElement {}
-
-impl<T: Scalar + GemmElement> Element for T {}
 
 /// How [`gemm_with`] and [`Tensor::matmul_with`] run.
 #[derive(Clone, Debug, PartialEq, Eq)]

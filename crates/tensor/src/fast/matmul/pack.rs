@@ -25,7 +25,7 @@
 //! the `MR`-fold (or `NR`-fold) reuse of every packed value by the kernel.
 
 use super::MatRef;
-use crate::Element;
+use crate::scalar::Element;
 
 /// Packs an `rows x depth` block of A into slivers of `MR` rows (see the module docs).
 pub(crate) fn pack_a<T: Element, const MR: usize>(a: MatRef<'_, T>, dst: &mut [T]) {

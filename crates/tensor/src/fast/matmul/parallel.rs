@@ -21,19 +21,16 @@
 //! 512]` weight gradient is cut into columns, so each thread packs A (1.6 M
 //! values) and half of B, rather than all of B (6.6 M). And one block per
 //! thread, not more: with four blocks per thread (so a thread slowed down by
-//! another process could hand work to the other) B was packed eight times and
-//! a 2-thread `512³` product spent a quarter of its time packing.
+//! another process could hand work to the other) B is packed eight times and
+//! a 2-thread `512³` product spends a quarter of its time packing.
 //!
 //! **Why not share the packed panels, as BLIS does?** BLIS packs each panel of
 //! B once, together, and splits loop 3 (the blocks of A) between the threads.
-//! That was tried here (two panel buffers, one barrier per rank-`KC` update)
-//! and measured in turns against one block per thread on the 2-core VM this
-//! was tuned on: it was ~8% slower at `512³` to `2048³` (median 107 vs 116
-//! GFLOP/s). The two vCPUs of that VM are ~200 ns apart (a cache line takes
-//! ~400 ns to go there and back, several times the latency between cores that
-//! share an L3), so reading the half of a panel another core packed costs
-//! more than packing it again. On a many-core machine with a shared L3 the
-//! balance may tip the other way.
+//! On a virtual machine whose cores share no L3 (a cache line takes ~400 ns
+//! to go from one vCPU to the other and back), reading the half of a panel
+//! another core packed costs more than packing it again, so one block per
+//! thread is faster there (`benches/README.md`). On a many-core machine with
+//! a shared L3 the balance may tip the other way.
 //!
 //! **Same result for any thread count.** The depth `k` is never cut, and cuts
 //! fall on multiples of the micro-tile, so every element of C is the same sum
@@ -47,7 +44,7 @@ use super::kernel::{GemmElement, MicroKernel};
 use super::macro_kernel::CView;
 use super::{gemm_serial, MatRef};
 use crate::fast::pool::{run_team, Team};
-use crate::Element;
+use crate::scalar::Element;
 
 /// The least work (in flops, `2 m n k` in all) worth giving one more thread.
 ///

@@ -22,8 +22,8 @@ use super::kernel::{Kernel, MicroKernel};
 use super::macro_kernel::CView;
 use super::parallel::{even_cuts, for_each_block, plan_threads, with_workspace};
 use super::{balanced_block, rows_times_packed_block, split_workspace, MatMut, MatRef};
+use crate::scalar::Element;
 use crate::tensor::Tensor;
-use crate::Element;
 
 /// A `k x n` matrix `B` packed for the micro-kernel, once, to be the right
 /// operand of many products ([`Tensor::matmul_packed`]).

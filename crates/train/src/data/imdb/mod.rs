@@ -27,10 +27,12 @@
 
 use std::path::PathBuf;
 
+use tensor::durable::remove_stale_parts;
+
 use super::loader::SequenceExample;
 use super::tokenizer::{truncate, Side};
 use super::vocab::Vocabulary;
-use super::{remove_stale_parts, CacheMode, DataError, DataPaths, RemoteFile};
+use super::{CacheMode, DataError, DataPaths, RemoteFile};
 
 pub mod archive;
 pub mod cached;
@@ -159,6 +161,17 @@ pub struct Review {
     pub sentiment: Sentiment,
     /// The star rating (1-10).
     pub rating: u8,
+}
+
+impl Review {
+    /// Cuts every review of `reviews` to at most `max_len` tokens, keeping
+    /// the end `side` says (see [`truncate`]), and frees what was cut.
+    pub fn truncate_all(reviews: &mut [Review], max_len: usize, side: Side) {
+        for review in reviews {
+            truncate(&mut review.token_ids, max_len, side);
+            review.token_ids.shrink_to_fit();
+        }
+    }
 }
 
 impl SequenceExample for Review {

@@ -43,7 +43,7 @@ use std::sync::OnceLock;
 use std::thread::LocalKey;
 
 use super::MatRef;
-use crate::Element;
+use crate::scalar::Element;
 
 mod scalar;
 

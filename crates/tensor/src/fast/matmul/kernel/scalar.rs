@@ -9,7 +9,7 @@
 
 use super::{update_tile, MicroKernel};
 use crate::fast::matmul::pack;
-use crate::Element;
+use crate::scalar::Element;
 
 /// `f32`: a 4 x 8 tile (eight SSE accumulators).
 pub(super) const F32: MicroKernel<f32> = MicroKernel {

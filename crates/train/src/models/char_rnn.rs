@@ -4,15 +4,11 @@ use autograd::{Tape, Var};
 use rand::Rng;
 use tensor::{Element, Indices, Tensor};
 
-use super::config::{check_model, field, ConfigError, Metadata, ModelConfig};
-use crate::cell::CellOptions;
-use crate::embedding::{Embedding, EmbeddingOptions};
-use crate::init::{Init, InitScheme};
-use crate::linear::{Linear, LinearOptions};
-use crate::module::{Module, Visitor, VisitorMut};
-use crate::recurrent::{RecurrentConfig, RecurrentOutput, SequenceOptions};
-use crate::recurrent_layer::{CellKind, RecurrentLayer};
-use crate::summary::Summary;
+use nn::{
+    CellKind, CellOptions, Embedding, EmbeddingOptions, Init, InitScheme, Linear, LinearOptions,
+    Module, RecurrentConfig, RecurrentLayer, RecurrentOutput, SequenceOptions, Summary, Visitor,
+    VisitorMut,
+};
 
 /// Configuration of a [`CharRnn`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,49 +52,17 @@ impl CharRnnConfig {
     }
 }
 
-impl ModelConfig for CharRnnConfig {
-    const MODEL: &'static str = "CharRnn";
-
-    fn to_metadata(&self) -> Metadata {
-        [
-            ("model", Self::MODEL.to_string()),
-            ("vocab_size", self.vocab_size.to_string()),
-            ("embedding_dim", self.embedding_dim.to_string()),
-            ("hidden_size", self.hidden_size.to_string()),
-            ("num_layers", self.num_layers.to_string()),
-            ("cell", self.cell.to_string()),
-            ("dropout", self.dropout.to_string()),
-            ("stateful", self.stateful.to_string()),
-            ("init", self.init.to_string()),
-            (
-                "recurrent_init",
-                self.recurrent_init
-                    .map_or_else(|| "default".to_string(), |init| init.to_string()),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    fn from_metadata(m: &Metadata) -> Result<Self, ConfigError> {
-        check_model(m, Self::MODEL)?;
-        Ok(CharRnnConfig {
-            vocab_size: field(m, "vocab_size")?,
-            embedding_dim: field(m, "embedding_dim")?,
-            hidden_size: field(m, "hidden_size")?,
-            num_layers: field(m, "num_layers")?,
-            cell: field(m, "cell")?,
-            dropout: field(m, "dropout")?,
-            stateful: field(m, "stateful")?,
-            init: field(m, "init")?,
-            recurrent_init: match m.get("recurrent_init").map(String::as_str) {
-                None | Some("default") => None,
-                Some(_) => Some(field(m, "recurrent_init")?),
-            },
-        })
-    }
-}
+crate::model_config!(CharRnnConfig = "CharRnn" {
+    vocab_size,
+    embedding_dim,
+    hidden_size,
+    num_layers,
+    cell,
+    dropout,
+    stateful,
+    init,
+    recurrent_init,
+});
 
 /// A character-level language model (Karpathy's char-rnn): `embedding ->
 /// stacked RNN, LSTM or GRU -> fc` over the alphabet, predicting each next character.
@@ -308,6 +272,7 @@ impl<T: Element> Module<T> for CharRnn<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::ModelConfig;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

@@ -1,4 +1,4 @@
-//! The fast path: one op for the elementwise part of an LSTM or GRU step.
+//! One op for the elementwise part of an LSTM or GRU step.
 //!
 //! A cell written with autograd ops records about fifteen small ops per time
 //! step (cut the gates apart, three sigmoids, two tanhs, products, sums),
@@ -7,13 +7,12 @@
 //! arithmetic. Here the same equations run as **one** op per step, in one
 //! pass over the gates, with a backward rule written out by hand from the
 //! chain rule. The recurrent product before it is one op too
-//! ([`Var::matmul_add`]: `x_t W_ih^T + b + h W_hh^T`).
+//! ([`Var::matmul_add_packed`]: `h W_hh^T + x_t W_ih^T + b`).
 //!
-//! The composed cells ([`LstmCell`](super::LstmCell), [`GruCell`](super::GruCell)
-//! with [`CellOptions::fused`](super::CellOptions) off) stay the reference a
-//! reader studies; the tests below prove the fused steps give the same
-//! values and the same gradients, bit for bit, and the gradient checks of
-//! the cells run through them.
+//! The composed cells ([`LstmCell`](crate::LstmCell), [`GruCell`](crate::GruCell))
+//! stay the reference a reader studies; `tests/fused_cells.rs` proves the
+//! fused steps give the same values and gradients through the whole
+//! sequence layer, and the gradient checks of the layers run through them.
 
 use autograd::{GradientPiece, Var};
 use smallvec::smallvec;

@@ -1,83 +1,43 @@
 //! The sentiment classifier of the IMDB tutorials.
 
 use autograd::{Reduction, Tape, Var};
+use clap::ValueEnum;
+use nn::{
+    CellKind, CellOptions, Dropout, Embedding, EmbeddingOptions, InitScheme, Linear, LinearOptions,
+    MergeMode, Module, RecurrentConfig, RecurrentLayer, SequenceOptions, Summary, Visitor,
+    VisitorMut,
+};
 use rand::Rng;
 use tensor::{Element, Indices, Tensor};
 
-use super::config::{check_model, field, optional_field, optional_to_string};
-use super::config::{ConfigError, Metadata, ModelConfig};
-use crate::cell::CellOptions;
-use crate::dropout::Dropout;
-use crate::embedding::{Embedding, EmbeddingOptions};
-use crate::init::InitScheme;
-use crate::linear::{Linear, LinearOptions};
-use crate::module::{Module, Visitor, VisitorMut};
-use crate::recurrent::{MergeMode, RecurrentConfig, SequenceOptions};
-use crate::recurrent_layer::{CellKind, RecurrentLayer};
-use crate::summary::Summary;
+use crate::cli::{at_least_one, probability};
 
 /// How a [`SentimentModel`] turns its features into a prediction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum SentimentHead {
-    /// One logit, `sigmoid(logit) = P(positive)`, binary cross-entropy (Keras'
-    /// `Dense(1, activation="sigmoid")`).
+    /// One logit (sigmoid, binary cross-entropy; Keras' Dense(1, activation="sigmoid"))
     #[default]
     Logit,
-    /// Two logits, `softmax` over (negative, positive), cross-entropy (the
-    /// PyTorch tutorial's `nn.Linear(2H, 2)`).
+    /// Two logits (softmax over negative and positive, cross-entropy; the PyTorch tutorial's)
     TwoClass,
 }
 
-impl std::fmt::Display for SentimentHead {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SentimentHead::Logit => "logit",
-            SentimentHead::TwoClass => "two-class",
-        })
-    }
-}
-
-impl std::str::FromStr for SentimentHead {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "logit" => Ok(SentimentHead::Logit),
-            "two-class" => Ok(SentimentHead::TwoClass),
-            _ => Err(format!("expected logit or two-class, got {text:?}")),
-        }
-    }
-}
-
 /// How a [`SentimentModel`] reduces the encoder's outputs over time to one
-/// feature vector per review.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// feature vector per review (over the valid steps only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum SentimentPool {
-    /// The final state: `h` after the last valid token (Keras'
-    /// `return_sequences=False`, the tutorials' model).
+    /// The final state, h after the last valid token (the tutorials' model)
     #[default]
     Last,
-    /// The mean of the outputs over the valid steps (Keras'
-    /// `GlobalAveragePooling1D` with a mask): `f = sum_t m_t h_t / sum_t m_t`.
+    /// The mean of the outputs over time (Keras' GlobalAveragePooling1D with a mask)
     Mean,
-    /// The largest output of each feature over the valid steps (Keras'
-    /// `GlobalMaxPooling1D`): `f_j = max_t h_tj` where `m_t = 1`.
+    /// The largest output of each feature over time (Keras' GlobalMaxPooling1D)
     Max,
-    /// The max and the mean side by side, twice the features:
-    /// `f = [max_t h_t ; mean_t h_t]` (fastai's concat pooling, without the final state).
+    /// The max and the mean side by side, twice the features (concat pooling)
     MaxMean,
 }
 
-impl std::fmt::Display for SentimentPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SentimentPool::Last => "last",
-            SentimentPool::Mean => "mean",
-            SentimentPool::Max => "max",
-            SentimentPool::MaxMean => "max-mean",
-        })
-    }
-}
+crate::text_as_choice!(SentimentHead, SentimentPool);
 
 impl SentimentPool {
     /// How many features the pooling makes of an encoder's `output_size` ones.
@@ -89,122 +49,99 @@ impl SentimentPool {
     }
 }
 
-impl std::str::FromStr for SentimentPool {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "last" => Ok(SentimentPool::Last),
-            "mean" => Ok(SentimentPool::Mean),
-            "max" => Ok(SentimentPool::Max),
-            "max-mean" => Ok(SentimentPool::MaxMean),
-            _ => Err(format!(
-                "expected last, mean, max or max-mean, got {text:?}"
-            )),
-        }
-    }
-}
-
-/// Configuration of a [`SentimentModel`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Configuration of a [`SentimentModel`]; `imdb_lstm`'s model options
+/// (`clap::Args`: each field's doc is its `--help`).
+#[derive(Clone, Copy, Debug, PartialEq, clap::Args)]
 pub struct SentimentConfig {
-    /// Token ids `0..vocab_size`.
+    /// Token ids `0..vocab_size` (from the data, not an option).
+    #[arg(skip = 0usize)]
     pub vocab_size: usize,
-    /// Embedding width `E` (default 128).
+    /// Embedding width
+    #[arg(long = "embedding", default_value_t = DEFAULTS.embedding_dim, value_parser = at_least_one)]
     pub embedding_dim: usize,
-    /// Hidden size `H` (default 128).
+    /// Hidden size of the recurrent layers
+    #[arg(long = "hidden", default_value_t = DEFAULTS.hidden_size, value_parser = at_least_one)]
     pub hidden_size: usize,
-    /// Stacked recurrent layers (default 1).
+    /// Stacked recurrent layers
+    #[arg(long = "layers", default_value_t = DEFAULTS.num_layers, value_parser = at_least_one)]
     pub num_layers: usize,
-    /// The recurrent cell (default LSTM).
+    /// The recurrent cell
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DEFAULTS.cell)]
     pub cell: CellKind,
-    /// A bidirectional encoder whose two final states are concatenated (default false).
+    /// A bidirectional encoder, its directions' outputs concatenated
+    #[arg(long)]
     pub bidirectional: bool,
-    /// Dropout between recurrent layers and on the final state before `fc` (default 0).
+    /// Dropout between recurrent layers and before the classifier
+    #[arg(long, default_value_t = DEFAULTS.dropout, value_parser = probability)]
     pub dropout: f64,
-    /// Keras' input dropout on each recurrent layer (default 0).
+    /// Dropout on the recurrent layers' inputs, one mask per sequence (Keras' dropout)
+    #[arg(long, default_value_t = DEFAULTS.input_dropout, value_parser = probability)]
     pub input_dropout: f64,
-    /// Keras' recurrent dropout (default 0).
+    /// Dropout on the recurrent state, one mask per sequence (Keras' recurrent_dropout)
+    #[arg(long, default_value_t = DEFAULTS.recurrent_dropout, value_parser = probability)]
     pub recurrent_dropout: f64,
-    /// The padding id: its embedding stays zero, and it marks padded steps (default `Some(0)`).
+    /// The padding id: its embedding stays zero, and it marks padded steps.
+    #[arg(skip = DEFAULTS.padding_idx)]
     pub padding_idx: Option<usize>,
-    /// Keras' (default) or PyTorch's initializers, for every layer.
+    /// The initializers of every layer
+    #[arg(long, value_enum, default_value_t = DEFAULTS.init)]
     pub init: InitScheme,
-    /// One logit (default) or two classes.
+    /// The classifier's output
+    #[arg(long, value_enum, default_value_t = DEFAULTS.head)]
     pub head: SentimentHead,
-    /// The final state (default), or the mean, the max, or both of the outputs over time.
+    /// What the classifier reads of the outputs over the review
+    #[arg(long, value_enum, default_value_t = DEFAULTS.pool)]
     pub pool: SentimentPool,
 }
 
+/// The defaults: an LSTM of 128 over embeddings of 128, Keras'
+/// initializers, dropout 0.2 before one logit, which reads the max and the
+/// mean of the outputs over the review (the model `imdb_lstm` trains).
+const DEFAULTS: SentimentConfig = SentimentConfig {
+    vocab_size: 0,
+    embedding_dim: 128,
+    hidden_size: 128,
+    num_layers: 1,
+    cell: CellKind::Lstm,
+    bidirectional: false,
+    dropout: 0.2,
+    input_dropout: 0.0,
+    recurrent_dropout: 0.0,
+    padding_idx: Some(0),
+    init: InitScheme::Keras,
+    head: SentimentHead::Logit,
+    pool: SentimentPool::MaxMean,
+};
+
 impl SentimentConfig {
-    /// The defaults above for a vocabulary of `vocab_size` ids.
-    pub fn new(vocab_size: usize) -> Self {
+    /// The defaults for a vocabulary of `vocab_size` ids: an LSTM of 128
+    /// over embeddings of 128, Keras' initializers, padding id 0, dropout 0.2
+    /// before one logit, which reads the max and the mean of the outputs over
+    /// the review.
+    pub const fn new(vocab_size: usize) -> Self {
         SentimentConfig {
             vocab_size,
-            embedding_dim: 128,
-            hidden_size: 128,
-            num_layers: 1,
-            cell: CellKind::Lstm,
-            bidirectional: false,
-            dropout: 0.0,
-            input_dropout: 0.0,
-            recurrent_dropout: 0.0,
-            padding_idx: Some(0),
-            init: InitScheme::Keras,
-            head: SentimentHead::Logit,
-            pool: SentimentPool::Last,
+            ..DEFAULTS
         }
     }
 }
 
-impl ModelConfig for SentimentConfig {
-    const MODEL: &'static str = "SentimentModel";
-
-    fn to_metadata(&self) -> Metadata {
-        [
-            ("model", Self::MODEL.to_string()),
-            ("vocab_size", self.vocab_size.to_string()),
-            ("embedding_dim", self.embedding_dim.to_string()),
-            ("hidden_size", self.hidden_size.to_string()),
-            ("num_layers", self.num_layers.to_string()),
-            ("cell", self.cell.to_string()),
-            ("bidirectional", self.bidirectional.to_string()),
-            ("dropout", self.dropout.to_string()),
-            ("input_dropout", self.input_dropout.to_string()),
-            ("recurrent_dropout", self.recurrent_dropout.to_string()),
-            ("padding_idx", optional_to_string(self.padding_idx)),
-            ("init", self.init.to_string()),
-            ("head", self.head.to_string()),
-            ("pool", self.pool.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    fn from_metadata(m: &Metadata) -> Result<Self, ConfigError> {
-        check_model(m, Self::MODEL)?;
-        Ok(SentimentConfig {
-            vocab_size: field(m, "vocab_size")?,
-            embedding_dim: field(m, "embedding_dim")?,
-            hidden_size: field(m, "hidden_size")?,
-            num_layers: field(m, "num_layers")?,
-            cell: field(m, "cell")?,
-            bidirectional: field(m, "bidirectional")?,
-            dropout: field(m, "dropout")?,
-            input_dropout: field(m, "input_dropout")?,
-            recurrent_dropout: field(m, "recurrent_dropout")?,
-            padding_idx: optional_field(m, "padding_idx")?,
-            init: field(m, "init")?,
-            head: field(m, "head")?,
-            // Checkpoints written before pooling existed read the final state.
-            pool: match m.get("pool") {
-                None => SentimentPool::Last,
-                Some(_) => field(m, "pool")?,
-            },
-        })
-    }
-}
+crate::model_config!(SentimentConfig = "SentimentModel" {
+    vocab_size,
+    embedding_dim,
+    hidden_size,
+    num_layers,
+    cell,
+    bidirectional,
+    dropout,
+    input_dropout,
+    recurrent_dropout,
+    padding_idx,
+    init,
+    head,
+    // Checkpoints written before pooling existed read the final state.
+    pool = SentimentPool::Last,
+});
 
 /// Sentiment of a review: `embedding -> (bi)RNN/LSTM/GRU over the valid
 /// tokens -> final h -> dropout -> fc`.
@@ -479,6 +416,7 @@ impl<T: Element> Module<T> for SentimentModel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::ModelConfig;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

@@ -1,0 +1,170 @@
+//! Data parallelism: one batch on every core.
+//!
+//! The time loop of a recurrent network is sequential, and the products of
+//! one step (`[64 x 128] @ [128 x 512]`) are too small to split well over
+//! cores. The parallelism is in the batch: its sequences are independent.
+//! [`Shards`] cuts each batch into shards of rows ([`Split`]); each shard is
+//! recorded on its own tape by its own thread (tapes are per thread; the
+//! weights are shared, read-only), with a seed fixed by `(seed, epoch, step,
+//! shard)`; the loss of a shard is weighted by its share of the batch, so
+//! the shards' gradients add up to the gradient of the batch's mean loss,
+//! and the loop adds them in shard order. This is data parallelism, the idea
+//! that spreads training over many machines, here over the cores of one.
+//! Because the shards are fixed by the batch (not by the number of threads)
+//! and come back in a fixed order, the numbers are the same, bit for bit,
+//! with 1 thread or 16.
+
+use autograd::{BackwardError, Tape};
+
+use crate::data::text::CharBatch;
+use crate::data::Batch;
+use crate::trainer::{record, tape_seed, BatchRunner, TapeResult, Task};
+
+/// The default rows per shard: small enough that a batch of 64 keeps 4
+/// cores busy, large enough that each step's products stay efficient.
+pub const DEFAULT_SHARD_SIZE: usize = 16;
+
+/// A batch that can be cut into shards of rows.
+pub trait Split: Sized {
+    /// The number of examples.
+    fn examples(&self) -> usize;
+
+    /// Consecutive pieces of at most `rows` examples, in order.
+    fn split(&self, rows: usize) -> Vec<Self>;
+
+    /// Roughly how much work the batch is (default: its examples); the
+    /// largest shards start first, so no thread is left with a long one at
+    /// the end.
+    fn cost(&self) -> usize {
+        self.examples()
+    }
+}
+
+/// Character windows split by rows. Only for windows that do not carry state
+/// from batch to batch: a stateful run keeps each batch whole.
+impl Split for CharBatch {
+    fn examples(&self) -> usize {
+        self.inputs.shape()[0]
+    }
+
+    fn split(&self, rows: usize) -> Vec<Self> {
+        let (batch, time) = (self.inputs.shape()[0], self.inputs.shape()[1]);
+        (0..batch)
+            .step_by(rows.max(1))
+            .map(|first| {
+                let end = (first + rows).min(batch);
+                let cut = |ids: &tensor::Indices| {
+                    tensor::Indices::new(
+                        ids.values()[first * time..end * time].to_vec(),
+                        &[end - first, time],
+                    )
+                };
+                CharBatch {
+                    inputs: cut(&self.inputs),
+                    targets: cut(&self.targets),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Split for Batch {
+    fn examples(&self) -> usize {
+        self.len()
+    }
+
+    fn split(&self, rows: usize) -> Vec<Self> {
+        Batch::split(self, rows)
+    }
+
+    fn cost(&self) -> usize {
+        self.len() * self.time_steps()
+    }
+}
+
+/// The runner that records shards of `rows` rows of each batch at the same
+/// time, one tape per shard (see the [module docs](self)); `rows: None`
+/// records each batch whole (for streams that carry state from batch to batch).
+#[derive(Clone, Copy, Debug)]
+pub struct Shards {
+    /// Rows per shard, or `None` for whole batches.
+    pub rows: Option<usize>,
+}
+
+impl Default for Shards {
+    /// Shards of [`DEFAULT_SHARD_SIZE`] rows.
+    fn default() -> Self {
+        Shards {
+            rows: Some(DEFAULT_SHARD_SIZE),
+        }
+    }
+}
+
+impl Shards {
+    /// Shards of `rows` rows (`None`: whole batches).
+    ///
+    /// # Panics
+    /// If `rows` is `Some(0)`.
+    pub fn new(rows: Option<usize>) -> Self {
+        assert!(rows != Some(0), "Shards: a shard needs at least one row");
+        Shards { rows }
+    }
+
+    /// Runs `one(i, shard, total)` for every shard of `batch` on the pool
+    /// (the batch itself, with no total, if it fits in one shard), largest
+    /// first; the results come back in shard order. `total` is the batch's
+    /// examples, of which each shard's loss is weighted by its share.
+    fn run<B: Split + Sync, R: Send>(
+        &self,
+        batch: &B,
+        one: impl Fn(usize, &B, Option<usize>) -> R + Sync,
+    ) -> Vec<R> {
+        let shards = match self.rows {
+            Some(rows) if rows < batch.examples() => batch.split(rows),
+            _ => Vec::new(),
+        };
+        let pieces: &[B] = if shards.is_empty() {
+            std::slice::from_ref(batch)
+        } else {
+            &shards
+        };
+        let total = pieces.iter().map(Split::examples).sum::<usize>().max(1);
+        let total = (pieces.len() > 1).then_some(total);
+        // Largest first (a stable order, so ties keep shard order).
+        let mut order: Vec<usize> = (0..pieces.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(pieces[i].cost()));
+        let mut results = tensor::parallel_map(pieces.len(), |k| {
+            let i = order[k];
+            (i, one(i, &pieces[i], total))
+        });
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+}
+
+impl<M, B, K> BatchRunner<M, B, K> for Shards
+where
+    M: Sync,
+    B: Split + Sync,
+    K: Task<M, B> + Sync,
+{
+    fn train(
+        &self,
+        model: &M,
+        task: &K,
+        batch: &B,
+        step_seed: u64,
+    ) -> Vec<Result<TapeResult, BackwardError>> {
+        self.run(batch, |i, piece, total| {
+            let tape = Tape::training(tape_seed(step_seed, i));
+            record(model, task, piece, &tape, total)
+        })
+    }
+
+    fn evaluate(&self, model: &M, task: &K, batch: &B) -> Vec<TapeResult> {
+        self.run(batch, |_, piece, _| {
+            record(model, task, piece, &Tape::no_grad(), None)
+                .expect("nothing is backpropagated in evaluation")
+        })
+    }
+}
