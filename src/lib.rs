@@ -17,3 +17,8 @@ pub use autograd;
 pub use nn;
 pub use tensor;
 pub use train;
+
+/// The README's Rust example ("Your own model"), compiled and run by `cargo test`.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
