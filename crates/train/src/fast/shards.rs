@@ -110,14 +110,14 @@ impl Shards {
         Shards { rows }
     }
 
-    /// Runs `one(i, shard, total)` for every shard of `batch` on the pool
-    /// (the batch itself, with no total, if it fits in one shard), largest
-    /// first; the results come back in shard order. `total` is the batch's
-    /// examples, of which each shard's loss is weighted by its share.
+    /// Runs `one(i, shard, share)` for every shard of `batch` on the pool
+    /// (the batch itself, with no share, if it fits in one shard), largest
+    /// first; the results come back in shard order. `share` is the shard's
+    /// part of the batch's rows, by which its mean loss is weighted.
     fn run<B: Split + Sync, R: Send>(
         &self,
         batch: &B,
-        one: impl Fn(usize, &B, Option<usize>) -> R + Sync,
+        one: impl Fn(usize, &B, Option<f32>) -> R + Sync,
     ) -> Vec<R> {
         let shards = match self.rows {
             Some(rows) if rows < batch.examples() => batch.split(rows),
@@ -129,13 +129,13 @@ impl Shards {
             &shards
         };
         let total = pieces.iter().map(Split::examples).sum::<usize>().max(1);
-        let total = (pieces.len() > 1).then_some(total);
+        let share = |piece: &B| (pieces.len() > 1).then(|| piece.examples() as f32 / total as f32);
         // Largest first (a stable order, so ties keep shard order).
         let mut order: Vec<usize> = (0..pieces.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(pieces[i].cost()));
         let mut results = tensor::parallel_map(pieces.len(), |k| {
             let i = order[k];
-            (i, one(i, &pieces[i], total))
+            (i, one(i, &pieces[i], share(&pieces[i])))
         });
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, result)| result).collect()
@@ -155,9 +155,9 @@ where
         batch: &B,
         step_seed: u64,
     ) -> Vec<Result<TapeResult, BackwardError>> {
-        self.run(batch, |i, piece, total| {
+        self.run(batch, |i, piece, share| {
             let tape = Tape::training(tape_seed(step_seed, i));
-            record(model, task, piece, &tape, total)
+            record(model, task, piece, &tape, share)
         })
     }
 
@@ -166,5 +166,58 @@ where
             record(model, task, piece, &Tape::no_grad(), None)
                 .expect("nothing is backpropagated in evaluation")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{CharRnn, CharRnnConfig};
+    use crate::tasks::char_step;
+    use crate::trainer::WholeBatch;
+    use autograd::Gradients;
+    use nn::Module;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use tensor::Indices;
+
+    /// The shards' gradients, added, are the gradient of the whole batch's
+    /// mean loss, within rounding: each shard's loss is weighted by its share
+    /// of the batch's rows, whatever the task counts as an example (a
+    /// character model counts characters, not rows).
+    #[test]
+    fn shard_gradients_add_up_to_the_whole_batchs() {
+        let config = CharRnnConfig {
+            embedding_dim: 3,
+            hidden_size: 4,
+            num_layers: 1,
+            stateful: false,
+            ..CharRnnConfig::new(7)
+        };
+        let model = CharRnn::<f32>::new(config, &mut StdRng::seed_from_u64(0));
+        let rng = &mut StdRng::seed_from_u64(1);
+        let mut ids = |_| Indices::new((0..6 * 5).map(|_| rng.gen_range(0..7)).collect(), &[6, 5]);
+        let batch = CharBatch {
+            inputs: ids(0),
+            targets: ids(1),
+        };
+        let sum = |tapes: Vec<Result<TapeResult, BackwardError>>| {
+            let mut total: Option<Gradients<f32>> = None;
+            for grads in tapes.into_iter().map(|t| t.unwrap().grads.unwrap()) {
+                match &mut total {
+                    None => total = Some(grads),
+                    Some(total) => total.add_params(&grads),
+                }
+            }
+            total.unwrap()
+        };
+        let whole = sum(WholeBatch.train(&model, &char_step, &batch, 3));
+        let shards = sum(Shards::new(Some(4)).train(&model, &char_step, &batch, 3));
+        for (name, param) in model.named_params() {
+            let (a, b) = (whole.param(param).unwrap(), shards.param(param).unwrap());
+            let worst = (a - b).abs().max().item();
+            let scale = a.abs().max().item();
+            assert!(worst <= 1e-5 * scale, "{name}: {worst:e} of {scale:e}");
+        }
     }
 }

@@ -89,8 +89,8 @@ impl<M, B, K: Task<M, B>> BatchRunner<M, B, K> for WholeBatch {
 }
 
 /// Runs `task` on `batch` on `tape`. On a recording tape, a finite loss is
-/// backpropagated; when the batch is one piece of a larger one (`total`
-/// examples in all), weighted by its share, `examples / total`.
+/// backpropagated; when the batch is one piece of a larger one, weighted by
+/// `share`, the piece's part of the whole batch.
 ///
 /// # Errors
 /// If backpropagation fails.
@@ -99,15 +99,13 @@ pub fn record<M, B, K: Task<M, B>>(
     task: &K,
     batch: &B,
     tape: &Tape<f32>,
-    total: Option<usize>,
+    share: Option<f32>,
 ) -> Result<TapeResult, BackwardError> {
     let output = task.step(model, tape, batch);
     let loss = f64::from(output.loss.item());
     let grads = if tape.is_recording() && loss.is_finite() {
-        let weighted = match total {
-            Some(total) => output
-                .loss
-                .mul_scalar(output.examples as f32 / total as f32),
+        let weighted = match share {
+            Some(share) => output.loss.mul_scalar(share),
             None => output.loss.clone(),
         };
         Some(tape.backward(&weighted)?)
