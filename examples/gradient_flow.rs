@@ -283,7 +283,7 @@ fn run(o: Options) -> Result<(), String> {
         "remember the first of {} tokens (one of {SYMBOLS} symbols, then blanks): hidden {}, {} init, chance {:.0}%",
         o.length,
         o.hidden,
-        train::choice::name(&o.init),
+        train::options::name(&o.init),
         100.0 / SYMBOLS as f64
     );
     let rng = &mut StdRng::seed_from_u64(o.seed.wrapping_add(2));
@@ -405,7 +405,7 @@ fn to_chart(studies: &[Study], o: &Options) -> LineChart {
         "Gradient through time (T = {}, hidden {}, {} init)",
         o.length,
         o.hidden,
-        train::choice::name(&o.init)
+        train::options::name(&o.init)
     );
     let mut chart = LineChart::new(&title, "time step t", "mean ‖dL/dh_t‖").log_y();
     for trained in [false, true] {

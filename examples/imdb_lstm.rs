@@ -29,14 +29,11 @@ use std::time::Instant;
 
 use clap::Parser;
 use rand::{rngs::StdRng, SeedableRng};
-use train::cli::{self, at_least_one, non_empty_path, probability, LoopOptions};
-use train::data::loader::{split_validation, spread, DEFAULT_VALIDATION_FRACTION};
-use train::data::{
-    DataLoader, DataPaths, Imdb, ImdbConfig, LoaderConfig, Review, Side, Vocabulary,
-};
+use train::cli::{self, non_empty_path, LoopOptions};
+use train::data::{DataLoader, ImdbOptions, ImdbSplits, LoaderConfig, Review};
 use train::fast::{run_tuned, Shards};
-use train::models::{ModelConfig, ReviewEncoding, SentimentConfig, SentimentModel};
-use train::optim::Adam;
+use train::models::{Metadata, ModelConfig, ReviewEncoding, SentimentConfig, SentimentModel};
+use train::optim::{Adam, Optimizer};
 use train::tasks::sentiment_step;
 use train::trainer::{self, evaluate, Trainer, BEST_CHECKPOINT};
 
@@ -45,29 +42,8 @@ use train::trainer::{self, evaluate, Trainer, BEST_CHECKPOINT};
 #[command(name = "imdb_lstm", allow_negative_numbers = true)]
 #[command(mut_arg("out", |a| a.default_value("runs/imdb_lstm")))]
 struct Options {
-    /// aclImdb_v1.tar.gz, a .tar.gz in its layout, or an aclImdb/ directory
-    /// [default: $TAPEGRAD_DATA, the cache, then a download from Stanford]
-    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
-    data: Option<PathBuf>,
-    /// Most frequent words kept
-    #[arg(long, default_value = "20000", value_parser = at_least_one)]
-    vocab_size: usize,
-    /// Tokens kept per training review
-    #[arg(long, default_value = "200", value_parser = at_least_one)]
-    max_len: usize,
-    /// Tokens kept per validation and test review, and by --predict (0: the whole review)
-    #[arg(long, value_name = "N", default_value = "600")]
-    eval_max_len: usize,
-    /// Which end of a long review is cut
-    #[arg(long, value_enum, default_value_t = Side::Pre)]
-    truncate: Side,
-    /// The share of the training reviews held out for validation (0: none;
-    /// best.safetensors is then the last epoch's)
-    #[arg(long, default_value_t = DEFAULT_VALIDATION_FRACTION, value_parser = probability)]
-    validation_split: f64,
-    /// Use only N training and N test reviews (a quick smoke run)
-    #[arg(long, value_name = "N", value_parser = at_least_one)]
-    limit: Option<usize>,
+    #[command(flatten)]
+    data: ImdbOptions,
     #[command(flatten)]
     model: SentimentConfig,
     #[command(flatten)]
@@ -89,7 +65,7 @@ fn predict(o: &Options, texts: &[String]) -> Result<(), Box<dyn Error>> {
     let config = SentimentConfig::from_metadata(&file.metadata).map_err(in_file)?;
     let encoding = ReviewEncoding::from_metadata(&file.metadata).map_err(in_file)?;
     let mut model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(0));
-    nn::checkpoint::load(&mut model, &path)?;
+    trainer::load_weights(&mut model, &path)?;
     let texts = match texts {
         [] => std::io::stdin().lines().collect::<Result<_, _>>()?,
         texts => texts.to_vec(),
@@ -101,66 +77,70 @@ fn predict(o: &Options, texts: &[String]) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The reviews (train, validation, test), each cut to its length, and the vocabulary.
-type Reviews = (Vec<Review>, Vec<Review>, Vec<Review>, Vocabulary);
+/// What every checkpoint carries: what rebuilds the model and encodes its
+/// input, and the data settings a resumed run must keep.
+fn checkpoint_metadata(
+    o: &Options,
+    config: &SentimentConfig,
+    encoding: &ReviewEncoding,
+) -> Metadata {
+    let mut metadata = config.to_metadata();
+    metadata.extend(encoding.to_metadata());
+    metadata.insert(
+        "data.validation_split".into(),
+        o.data.validation_split.to_string(),
+    );
+    metadata.insert("data.limit".into(), format!("{:?}", o.data.limit));
+    metadata
+}
 
-/// Finds (or downloads) the reviews, tokenizes them, and holds out a share
-/// of the training set for validation.
-fn load_reviews(o: &Options) -> Result<Reviews, Box<dyn Error>> {
+/// Training, validation and test reviews.
+type Splits = [Vec<Review>; 3];
+
+/// The reviews of the run, and how a text is encoded for the model.
+fn load_data(o: &Options) -> Result<(Splits, ReviewEncoding), Box<dyn Error>> {
     let started = Instant::now();
-    let side = o.truncate;
-    let eval_len = if o.eval_max_len == 0 {
-        usize::MAX
-    } else {
-        o.eval_max_len
-    };
-    let imdb_config = ImdbConfig {
-        vocab_size: o.vocab_size,
-        max_len: o.max_len.max(eval_len), // each split is cut to its own length below
-        truncating: side,
-    };
-    let imdb = Imdb::load(&DataPaths::from_env(o.data.clone()), &imdb_config)?;
-    let seed = o.training.seed;
-    let (mut train, mut validation) =
-        split_validation(spread(imdb.train, o.limit), o.validation_split, seed)?;
-    let mut test = spread(imdb.test, o.limit);
-    Review::truncate_all(&mut train, o.max_len, side);
-    Review::truncate_all(&mut validation, eval_len, side);
-    Review::truncate_all(&mut test, eval_len, side);
+    let ImdbSplits {
+        train,
+        validation,
+        test,
+        vocab,
+        cache,
+    } = o.data.load(o.training.seed)?;
     println!(
-        "data: {} train / {} validation / {} test reviews, vocabulary {} ({}, {:.1} s)",
+        "data: {} train / {} validation / {} test reviews, vocabulary {} ({cache}, {:.1} s)",
         train.len(),
         validation.len(),
         test.len(),
-        imdb.vocab.len(),
-        imdb.cache,
+        vocab.len(),
         started.elapsed().as_secs_f64()
     );
-    Ok((train, validation, test, imdb.vocab))
+    let encoding = ReviewEncoding {
+        vocab,
+        max_len: o.data.max_len,
+        eval_max_len: o.data.eval_max_len,
+        truncating: o.data.truncate,
+    };
+    Ok(([train, validation, test], encoding))
 }
 
 fn run(o: &Options) -> Result<(), Box<dyn Error>> {
-    // 1. Data, and how a text is encoded for the model.
-    let (train, validation, test, vocab) = load_reviews(o)?;
-    let encoding = ReviewEncoding {
-        vocab,
-        max_len: o.max_len,
-        eval_max_len: o.eval_max_len,
-        truncating: o.truncate,
-    };
+    // 1. Data.
+    let ([train, validation, test], encoding) = load_data(o)?;
 
     // 2. Model and optimizer.
     let config = SentimentConfig {
         vocab_size: encoding.vocab.len(),
         ..o.model
     };
+    train::memory::check_model_fits("the model", config.num_params())?;
     let mut model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(o.training.seed));
-    println!("{}", model.summary(o.training.batch_size, o.max_len));
+    println!("{}", model.summary(o.training.batch_size, o.data.max_len));
     let mut adam = Adam::new(o.training.lr);
+    adam.validate()?; // before anything is written
 
     // 3. The loop, a batch on every core; the checkpoints carry what rebuilds the model.
-    let mut metadata = config.to_metadata();
-    metadata.extend(encoding.to_metadata());
+    let metadata = checkpoint_metadata(o, &config, &encoding);
     let trainer = Trainer::new(o.training.trainer_config(metadata))?;
     let mut trainer = trainer.with_runner(Shards::default());
     let vocab_file = o.training.out.join("vocab.txt");
@@ -172,24 +152,28 @@ fn run(o: &Options) -> Result<(), Box<dyn Error>> {
     };
     let batches = DataLoader::new(&train, loading)?;
     let validation_batches = DataLoader::new(&validation, LoaderConfig::evaluation(128))?;
-    let validation_source = (!validation.is_empty()).then_some(&validation_batches);
     let task = &sentiment_step;
-    let report = trainer.fit(&mut model, &mut adam, &batches, validation_source, task)?;
+    let report = trainer.fit(
+        &mut model,
+        &mut adam,
+        &batches,
+        Some(&validation_batches),
+        task,
+    )?;
 
     // 4. The best checkpoint of this run on the test set.
     trainer::load_best(&mut model, &report)?;
-    let test_batches = DataLoader::new(&test, LoaderConfig::evaluation(128))?;
-    let tested = evaluate(&model, &test_batches, task, trainer.runner());
+    let tested = evaluate(
+        &model,
+        &DataLoader::new(&test, LoaderConfig::evaluation(128))?,
+        task,
+        trainer.runner(),
+    );
     let (best_epoch, best_value) = report.best.unwrap_or((0, f64::NAN));
-    // Without validation the trainer keeps the last epoch and records its training loss.
-    let monitored = match validation.is_empty() {
-        true => "loss".to_string(),
-        false => o.training.monitor.name(),
-    };
     let accuracy = tested.accuracy.unwrap_or(f64::NAN);
     println!(
-        "test: loss {:.4} accuracy {accuracy:.4} (best.safetensors: epoch {best_epoch}, {monitored} {best_value:.4})",
-        tested.loss
+        "test: loss {:.4} accuracy {accuracy:.4} (best.safetensors: epoch {best_epoch}, {} {best_value:.4})",
+        tested.loss, report.monitored
     );
     println!(
         "wrote {}/{{history.csv, loss.svg, accuracy.svg, best.safetensors, last.safetensors, vocab.txt}}",

@@ -50,18 +50,48 @@ use train::data::text::{CharBatch, CharLoader, CharOrder, CharVocabulary};
 use train::data::{CharCorpus, DataPaths};
 use train::fast::{run_tuned, Shards, DEFAULT_SHARD_SIZE};
 use train::models::{CharRnn, CharRnnConfig, ModelConfig};
-use train::optim::Adam;
+use train::optim::{Adam, Optimizer};
 use train::tasks::char_step;
-use train::trainer::{StepOutput, Task, Trainer, TrainerConfig, LAST_CHECKPOINT};
+use train::trainer::{load_weights, StepOutput, Task, Trainer, TrainerConfig, LAST_CHECKPOINT};
 
-/// Sizes of a run.
+/// Sizes of a run (the doc of each is its `--help`, from the same numbers as `sizes`).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Preset {
-    /// Sized for about ten minutes on two cores: LSTM 512, 5 epochs.
+    /// Sized for about ten minutes on two cores: LSTM 512, 5 epochs
     Default,
-    /// The tutorials' size: LSTM 1024, 10 epochs (hours on two cores).
+    /// The tutorials' size: LSTM 1024, 10 epochs (hours on two cores)
     Tutorial,
 }
+
+impl Preset {
+    /// The hidden size and the epochs of the preset.
+    fn sizes(self) -> (usize, usize) {
+        match self {
+            Preset::Default => (512, 5),
+            Preset::Tutorial => (1024, 10),
+        }
+    }
+}
+
+/// The options that only training reads (refused with `--generate`).
+const TRAINING_OPTIONS: [&str; 16] = [
+    "data",
+    "preset",
+    "epochs",
+    "hidden",
+    "embedding",
+    "layers",
+    "cell",
+    "dropout",
+    "recurrent_init",
+    "seq_len",
+    "batch_size",
+    "lr",
+    "clip",
+    "stateful",
+    "validation",
+    "resume",
+];
 
 /// Train a character-level language model on tiny Shakespeare, or generate text with one.
 #[derive(Parser, Debug)]
@@ -73,10 +103,10 @@ struct Options {
     /// Run sizes: hidden size and epochs (flags given explicitly win)
     #[arg(long, value_enum, default_value = "default")]
     preset: Preset,
-    /// Passes over the training text [default: 3; tutorial: 10]
+    /// Passes over the training text [default: the --preset's]
     #[arg(long, value_parser = at_least_one)]
     epochs: Option<usize>,
-    /// Hidden size of the recurrent layers [default: 512; tutorial: 1024]
+    /// Hidden size of the recurrent layers [default: the --preset's]
     #[arg(long, value_parser = at_least_one)]
     hidden: Option<usize>,
     /// Embedding width
@@ -122,7 +152,8 @@ struct Options {
     #[arg(long)]
     resume: bool,
     /// Generate text with the latest checkpoint in --out instead of training
-    #[arg(long)]
+    /// (the model and its alphabet come from the checkpoint: no training option applies)
+    #[arg(long, conflicts_with_all = TRAINING_OPTIONS)]
     generate: bool,
     /// The text the samples start from
     #[arg(long, default_value = "ROMEO: ")]
@@ -130,9 +161,9 @@ struct Options {
     /// Sampling temperature: 0 takes the most likely character, 1 samples the model's distribution
     #[arg(long, default_value = "0.8", value_parser = non_negative)]
     temperature: f64,
-    /// Characters to generate after the prompt
-    #[arg(long, default_value = "400")]
-    length: usize,
+    /// Characters to generate after the prompt (at most a million)
+    #[arg(long, default_value = "400", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    length: u32,
 }
 
 /// The training task, plus a sample of text after every epoch.
@@ -168,7 +199,7 @@ fn sample(model: &CharRnn, vocab: &CharVocabulary, o: &Options) -> Result<String
     }
     let ids = model.generate(
         &prompt,
-        o.length,
+        o.length as usize,
         o.temperature,
         &mut StdRng::seed_from_u64(o.seed),
     );
@@ -188,7 +219,7 @@ fn generate(o: &Options) -> Result<(), String> {
         .ok_or_else(|| format!("{}: no alphabet in the metadata", path.display()))?;
     let vocab = CharVocabulary::from_text(alphabet);
     let mut model = CharRnn::new(config, &mut StdRng::seed_from_u64(0));
-    nn::checkpoint::load_with(&mut model, &path, false).map_err(|e| e.to_string())?;
+    load_weights(&mut model, &path).map_err(|e| e.to_string())?;
     println!("{}", sample(&model, &vocab, o)?);
     Ok(())
 }
@@ -199,10 +230,11 @@ fn train(o: &Options) -> Result<(), String> {
     let splits = corpus
         .sequences(o.seq_len, o.validation)
         .map_err(|e| e.to_string())?;
-    let (hidden, epochs) = match o.preset {
-        Preset::Default => (o.hidden.unwrap_or(512), o.epochs.unwrap_or(5)),
-        Preset::Tutorial => (o.hidden.unwrap_or(1024), o.epochs.unwrap_or(10)),
-    };
+    let (preset_hidden, preset_epochs) = o.preset.sizes();
+    let (hidden, epochs) = (
+        o.hidden.unwrap_or(preset_hidden),
+        o.epochs.unwrap_or(preset_epochs),
+    );
     println!(
         "data: {} characters, {} distinct; {} training and {} validation sequences of {}",
         corpus.ids.len(),
@@ -221,11 +253,23 @@ fn train(o: &Options) -> Result<(), String> {
         recurrent_init: Some(o.recurrent_init),
         ..CharRnnConfig::new(corpus.vocab.len())
     };
+    train::memory::check_model_fits("the model", config.num_params())?;
     let mut model = CharRnn::<f32>::new(config, &mut StdRng::seed_from_u64(o.seed));
     println!("{}", model.summary(o.batch_size, o.seq_len));
 
+    // What rebuilds the model, and the settings a resumed run must keep.
     let mut metadata = config.to_metadata();
     metadata.insert("chars".into(), corpus.vocab.chars().iter().collect());
+    for (key, value) in [
+        ("loop.lr", o.lr.to_string()),
+        ("loop.batch_size", o.batch_size.to_string()),
+        ("data.seq_len", o.seq_len.to_string()),
+        ("data.validation", o.validation.to_string()),
+    ] {
+        metadata.insert(key.into(), value);
+    }
+    let mut adam = Adam::new(o.lr);
+    adam.validate().map_err(|e| e.to_string())?; // before anything is written
     let mut trainer = Trainer::new(TrainerConfig {
         seed: o.seed,
         clip_norm: (o.clip > 0.0).then_some(o.clip),
@@ -243,7 +287,10 @@ fn train(o: &Options) -> Result<(), String> {
     };
     let train_batches =
         CharLoader::new(&splits.train, o.batch_size, train_order).map_err(|e| e.to_string())?;
-    let validation_batches = CharLoader::new(&splits.validation, o.batch_size, validation_order)
+    // With --validation 0 there is no validation set.
+    let validation_batches = (!splits.validation.is_empty())
+        .then(|| CharLoader::new(&splits.validation, o.batch_size, validation_order))
+        .transpose()
         .map_err(|e| e.to_string())?;
     let task = Shakespeare {
         vocab: &corpus.vocab,
@@ -252,9 +299,9 @@ fn train(o: &Options) -> Result<(), String> {
     let report = trainer
         .fit(
             &mut model,
-            &mut Adam::new(o.lr),
+            &mut adam,
             &train_batches,
-            Some(&validation_batches),
+            validation_batches.as_ref(),
             &task,
         )
         .map_err(|e| e.to_string())?;

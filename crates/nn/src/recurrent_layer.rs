@@ -41,6 +41,15 @@ impl CellKind {
         }
     }
 
+    /// The number of stacked gate blocks of its cell: 1, 4 or 3.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Rnn => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+
     /// The layer's type as Keras and PyTorch print it (`"LSTM"`).
     pub fn layer_type(self) -> &'static str {
         match self {
@@ -194,6 +203,12 @@ mod tests {
             );
             assert_eq!(layer.kind(), kind);
             assert_eq!(layer.num_params(), gates * 2 * (3 + 2 + 2));
+            assert_eq!(kind.gates(), gates);
+            let config = RecurrentConfig::default();
+            assert_eq!(
+                config.param_count(gates, 3, 2),
+                Some(layer.num_params() as u128)
+            );
         }
     }
 }

@@ -188,3 +188,30 @@ fn saving_is_atomic_and_leaves_no_temporary_file() {
     assert_eq!(error.operation, "save");
     assert!(matches!(error.problems[..], [Problem::Io(_)]));
 }
+
+/// A model holding NaN or an infinity is not saved: the error names the
+/// tensor, and the good file already there stays as it was.
+#[test]
+fn non_finite_weights_are_refused_at_write_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let good = sentiment(1);
+    checkpoint::save(&good, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let mut ruined = sentiment(2);
+    let mut tensors: std::collections::BTreeMap<String, Tensor<f32>> =
+        ruined.state_dict().into_iter().collect();
+    let weight = tensors.get_mut("fc.weight").unwrap();
+    let mut values = weight.to_vec();
+    values[1] = f32::NAN;
+    values[2] = f32::INFINITY;
+    *weight = Tensor::from_vec(values, weight.shape());
+    ruined.load_state_dict(&tensors, true).unwrap();
+    let error = checkpoint::save(&ruined, &path).unwrap_err();
+    assert!(
+        matches!(&error.problems[..], [Problem::NonFinite { name, count: 2, first: 1 }] if name == "fc.weight"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the good file stays");
+    assert_eq!(common::file_names(dir.path()), ["model.safetensors"]);
+}

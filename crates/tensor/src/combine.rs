@@ -4,8 +4,8 @@
 //! `split` undoes `concat` and `unbind` undoes `stack`.
 
 use crate::scalar::Scalar;
-use crate::shape::{self, Dims};
-use crate::tensor::Tensor;
+use crate::shape::Dims;
+use crate::tensor::{allocation_len, Tensor};
 
 impl<T: Scalar> Tensor<T> {
     /// Joins tensors along `axis`; all other axes must match.
@@ -43,7 +43,7 @@ impl<T: Scalar> Tensor<T> {
             .iter()
             .try_fold(0usize, |sum, t| sum.checked_add(t.shape()[axis]))
             .unwrap_or_else(|| panic!("concat: the sizes along axis {axis} overflow a usize"));
-        let count = shape::numel_or_panic(&shape, "concat");
+        let count = allocation_len::<T>(&shape, "concat");
         let outer: usize = first[..axis].iter().product();
         let mut out = Vec::with_capacity(count);
         if outer == 1 {

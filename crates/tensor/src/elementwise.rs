@@ -17,7 +17,7 @@ use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 use crate::fast::threads::{fill_in_parallel, worth_splitting};
 use crate::scalar::Scalar;
 use crate::shape::{self, broadcast_shapes, broadcast_strides};
-use crate::tensor::Tensor;
+use crate::tensor::{allocation_len, Tensor};
 use crate::walk::for_each_row;
 
 impl<T: Scalar> Tensor<T> {
@@ -43,7 +43,7 @@ impl<T: Scalar> Tensor<T> {
             });
             return Tensor::from_vec(out, self.shape());
         }
-        let mut out = Vec::with_capacity(self.numel());
+        let mut out = Vec::with_capacity(allocation_len::<T>(self.shape(), "map"));
         let data = self.storage();
         for_each_row(
             self.shape(),
@@ -83,13 +83,13 @@ impl<T: Scalar> Tensor<T> {
                 other.shape()
             )
         });
-        let count = shape::checked_numel(&shape).unwrap_or_else(|| {
+        if shape::checked_numel(&shape).is_none() {
             panic!(
                 "{op}: shapes {:?} and {:?} broadcast to a shape {shape:?} with more elements than a usize can count",
                 self.shape(),
                 other.shape()
             )
-        });
+        }
         if let (true, Some(a), Some(b)) = (
             self.shape() == other.shape(),
             self.as_slice(),
@@ -113,7 +113,7 @@ impl<T: Scalar> Tensor<T> {
         let strides_b =
             broadcast_strides(other.shape(), other.strides(), &shape).expect("checked above");
         let (a, b) = (self.storage(), other.storage());
-        let mut out = Vec::with_capacity(count);
+        let mut out = Vec::with_capacity(allocation_len::<T>(&shape, op));
         for_each_row(
             &shape,
             [&strides_a, &strides_b],
@@ -157,9 +157,15 @@ impl<T: Scalar> Tensor<T> {
     pub fn sigmoid(&self) -> Tensor<T> {
         self.map(T::sigmoid)
     }
-    /// `max(x, 0)`.
+    /// `max(x, 0)`; NaN stays NaN (as in PyTorch).
     pub fn relu(&self) -> Tensor<T> {
-        self.map(|x| if x > T::ZERO { x } else { T::ZERO })
+        self.map(|x| {
+            if x > T::ZERO || x.is_nan() {
+                x
+            } else {
+                T::ZERO
+            }
+        })
     }
     /// Square root.
     pub fn sqrt(&self) -> Tensor<T> {
@@ -304,7 +310,7 @@ impl<T: Scalar> Tensor<T> {
                 values_shape
             )
         });
-        let count = shape::numel_or_panic(&shape, "where_");
+        let count = allocation_len::<T>(&shape, "where_");
         let (m, a, b) = (
             mask.broadcast_to(&shape),
             on_true.broadcast_to(&shape),

@@ -12,7 +12,7 @@
 
 use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
-use crate::tensor::Tensor;
+use crate::tensor::{allocation_len, Tensor};
 
 /// A tensor of non-negative integers: token ids, class targets, positions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl<T: Scalar> Tensor<T> {
         }
         let mut out_shape: Dims = self.shape().into();
         out_shape[axis] = ids.len();
-        let count = shape::numel_or_panic(&out_shape, "index_select");
+        let count = allocation_len::<T>(&out_shape, "index_select");
         let source = self.contiguous();
         let data = source.as_slice().expect("contiguous");
         let mut out = Vec::with_capacity(count);

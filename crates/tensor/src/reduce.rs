@@ -134,7 +134,8 @@ impl<T: Scalar> Tensor<T> {
         self.sum_axis(axis, keepdim).map(|s| s / n)
     }
 
-    /// The largest element, as a `[]` tensor.
+    /// The largest element, as a `[]` tensor; NaN if any element is NaN
+    /// (as in PyTorch and NumPy: a NaN is never passed over).
     ///
     /// # Panics
     /// If the tensor is empty.
@@ -145,11 +146,10 @@ impl<T: Scalar> Tensor<T> {
             self.shape()
         );
         let all = vec![true; self.ndim()];
-        self.reduce_keepdim(&all, -T::max_value(), T::max)
-            .reshape(&[])
+        self.reduce_keepdim(&all, -T::INFINITY, larger).reshape(&[])
     }
 
-    /// The smallest element, as a `[]` tensor.
+    /// The smallest element, as a `[]` tensor; NaN if any element is NaN.
     ///
     /// # Panics
     /// If the tensor is empty.
@@ -160,11 +160,10 @@ impl<T: Scalar> Tensor<T> {
             self.shape()
         );
         let all = vec![true; self.ndim()];
-        self.reduce_keepdim(&all, T::max_value(), T::min)
-            .reshape(&[])
+        self.reduce_keepdim(&all, T::INFINITY, smaller).reshape(&[])
     }
 
-    /// The maximum along `axis`.
+    /// The maximum along `axis`; NaN where the axis holds a NaN.
     ///
     /// # Panics
     /// If the axis is out of range or has size 0.
@@ -175,11 +174,11 @@ impl<T: Scalar> Tensor<T> {
             "max_axis: axis {axis} of shape {:?} is empty",
             self.shape()
         );
-        self.reduce_keepdim(&mask, -T::max_value(), T::max)
+        self.reduce_keepdim(&mask, -T::INFINITY, larger)
             .drop_axis_unless(keepdim, axis)
     }
 
-    /// The minimum along `axis`.
+    /// The minimum along `axis`; NaN where the axis holds a NaN.
     ///
     /// # Panics
     /// If the axis is out of range or has size 0.
@@ -190,12 +189,13 @@ impl<T: Scalar> Tensor<T> {
             "min_axis: axis {axis} of shape {:?} is empty",
             self.shape()
         );
-        self.reduce_keepdim(&mask, T::max_value(), T::min)
+        self.reduce_keepdim(&mask, T::INFINITY, smaller)
             .drop_axis_unless(keepdim, axis)
     }
 
-    /// The position of the largest entry along `axis` (the first one on ties);
-    /// the result has that axis removed.
+    /// The position of the largest entry along `axis` (the first one on
+    /// ties, the first NaN if there is one, as in PyTorch); the result has
+    /// that axis removed.
     ///
     /// # Panics
     /// If the axis is out of range or has size 0.
@@ -214,7 +214,7 @@ impl<T: Scalar> Tensor<T> {
             .map(|row| {
                 let mut best = 0;
                 for (i, &x) in row.iter().enumerate() {
-                    if x > row[best] {
+                    if x > row[best] || (x.is_nan() && !row[best].is_nan()) {
                         best = i;
                     }
                 }
@@ -321,6 +321,24 @@ impl<T: Scalar> Tensor<T> {
                 *o = x - max - log_total;
             }
         })
+    }
+}
+
+/// The larger of `a` and `b`, or NaN if either is NaN (`T::max` passes a NaN over).
+fn larger<T: Scalar>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else {
+        a.max(b)
+    }
+}
+
+/// The smaller of `a` and `b`, or NaN if either is NaN.
+fn smaller<T: Scalar>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else {
+        a.min(b)
     }
 }
 

@@ -43,6 +43,10 @@ pub trait Scalar:
     const NAME: &'static str;
     /// Size in bytes of one element.
     const BYTES: usize;
+    /// Positive infinity (the identity of `min`; its negation, of `max`).
+    const INFINITY: Self;
+    /// The smallest positive normal number (below it, denormals).
+    const MIN_POSITIVE: Self;
 
     /// Converts from `f64`, rounding to the nearest representable value.
     fn from_f64(value: f64) -> Self;
@@ -87,6 +91,8 @@ macro_rules! impl_element {
             const ONE: Self = 1.0;
             const NAME: &'static str = $name;
             const BYTES: usize = std::mem::size_of::<$t>();
+            const INFINITY: Self = <$t>::INFINITY;
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
 
             #[inline]
             fn from_f64(value: f64) -> Self {

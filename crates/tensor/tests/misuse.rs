@@ -444,3 +444,23 @@ fn gemm_with_mismatched_dimensions() {
         MatMut::from_slice(&mut c, 2, 2),
     );
 }
+
+/// A broadcast view whose elements fit a `usize` but not one allocation:
+/// an op that materializes it names itself, not "capacity overflow".
+#[test]
+#[should_panic(
+    expected = "mul: shape [4611686018427387904] holds 4611686018427387904 elements of 4 bytes"
+)]
+fn an_op_on_broadcast_views_too_large_to_allocate_names_the_op() {
+    let huge = Tensor::<f32>::zeros(&[1]).broadcast_to(&[1 << 62]);
+    let _ = huge.mul(&huge);
+}
+
+/// The same through a unary op: the engine that allocates, `map`, is named.
+#[test]
+#[should_panic(
+    expected = "map: shape [4611686018427387904] holds 4611686018427387904 elements of 4 bytes"
+)]
+fn a_unary_op_on_a_broadcast_view_too_large_to_allocate_names_the_engine() {
+    let _ = Tensor::<f32>::zeros(&[1]).broadcast_to(&[1 << 62]).exp();
+}

@@ -269,3 +269,55 @@ impl TransposeIfPossible for Tensor<f64> {
         }
     }
 }
+
+proptest! {
+    /// A NaN is never passed over, as in PyTorch and NumPy: `max`, `min`,
+    /// `max_axis` and `min_axis` are NaN wherever the reduced elements hold
+    /// one, `argmax_axis` points at the first NaN, `relu` keeps it; without
+    /// NaN they are the naive loops' (infinities included).
+    #[test]
+    fn extrema_argmax_and_relu_propagate_nan(
+        (shape, mut data) in tensor_strategy(),
+        nan_at in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+        infinite: bool,
+    ) {
+        if infinite {
+            data[0] = f64::NEG_INFINITY;
+        }
+        for at in &nan_at {
+            let i = at.index(data.len());
+            data[i] = f64::NAN;
+        }
+        let t = Tensor::from_vec(data.clone(), &shape);
+        let any_nan = data.iter().any(|x| x.is_nan());
+        let naive_max = data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let naive_min = data.iter().copied().fold(f64::INFINITY, f64::min);
+        for (got, naive) in [(t.max().item(), naive_max), (t.min().item(), naive_min)] {
+            let right = if any_nan { got.is_nan() } else { got == naive };
+            prop_assert!(right, "{got} vs {naive}");
+        }
+        let last = shape.len() - 1;
+        let (rows, len) = (data.len() / shape[last], shape[last]);
+        let max_rows = t.max_axis(last, false).to_vec();
+        let argmax = t.argmax_axis(last);
+        for r in 0..rows {
+            let row = &data[r * len..(r + 1) * len];
+            let first_nan = row.iter().position(|x| x.is_nan());
+            match first_nan {
+                Some(i) => {
+                    prop_assert!(max_rows[r].is_nan());
+                    prop_assert_eq!(argmax.values()[r], i);
+                }
+                None => {
+                    let best = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    prop_assert_eq!(max_rows[r], best);
+                    prop_assert_eq!(row[argmax.values()[r]], best);
+                }
+            }
+        }
+        for (y, x) in t.relu().to_vec().iter().zip(&data) {
+            let kept = if x.is_nan() { y.is_nan() } else { *y == x.max(0.0) };
+            prop_assert!(kept, "relu({x}) = {y}");
+        }
+    }
+}

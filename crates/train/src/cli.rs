@@ -1,13 +1,11 @@
 //! The example programs' command lines: the options of the training loop,
-//! checks for values, and how a program starts and ends.
+//! and how a program starts and ends.
 //!
 //! [`LoopOptions`] are the options every training program shares (epochs,
 //! learning rate, clipping, ...), turned into a [`TrainerConfig`] in one
-//! call. Each check is a plain `fn(&str) -> Result<T, String>`, which is
-//! what a `clap` value parser takes: a bad value is reported with the
-//! option's name, and the program exits with a message instead of a panic.
-//! [`parse_options`] and [`exit_code`] are a program's first and last lines:
-//! a user's mistake, in an option or later, ends with a message and exit code 1.
+//! call. [`parse_options`] and [`exit_code`] are a program's first and last
+//! lines: a user's mistake, in an option or later, ends with a message and
+//! exit code 1. The checks of a value are [`options`](crate::options)'.
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -16,6 +14,7 @@ use std::process::ExitCode;
 use nn::Metadata;
 
 use crate::optim::{LrSchedule, LrShape};
+pub use crate::options::{at_least_one, non_empty_path, non_negative, positive, probability};
 use crate::trainer::{Monitor, TrainerConfig};
 
 /// The training loop's options (`clap::Args`, flattened into a program's
@@ -53,15 +52,19 @@ pub struct LoopOptions {
     /// Where the history, curves and checkpoints go
     #[arg(long, default_value = "runs", value_parser = non_empty_path)]
     pub out: PathBuf,
-    /// Continue the run in --out from its last checkpoint
+    /// Continue the run in --out from its last checkpoint (only --epochs may
+    /// differ from the run's settings)
     #[arg(long)]
     pub resume: bool,
 }
 
 impl LoopOptions {
     /// The trainer's configuration for these options, writing `metadata`
-    /// into every checkpoint.
-    pub fn trainer_config(&self, metadata: Metadata) -> TrainerConfig {
+    /// (with the learning rate and the batch size, which a resumed run must
+    /// keep) into every checkpoint.
+    pub fn trainer_config(&self, mut metadata: Metadata) -> TrainerConfig {
+        metadata.insert("loop.lr".into(), self.lr.to_string());
+        metadata.insert("loop.batch_size".into(), self.batch_size.to_string());
         TrainerConfig {
             seed: self.seed,
             clip_norm: (self.clip > 0.0).then_some(self.clip),
@@ -81,6 +84,9 @@ impl LoopOptions {
 /// `--help` or `--version`, 1 after a bad option, the same code as every other
 /// user mistake in these programs (clap's own `parse` exits with 2).
 pub fn parse_options<O: clap::Parser>() -> Result<O, ExitCode> {
+    // A file-size limit (`ulimit -f`) then fails a write, naming the file,
+    // instead of killing the program in the middle of it.
+    tensor::durable::report_file_size_limit_as_error();
     O::try_parse().map_err(|error| {
         let _ = error.print();
         if error.use_stderr() {
@@ -100,93 +106,5 @@ pub fn exit_code<E: Display>(program: &str, result: Result<(), E>) -> ExitCode {
             eprintln!("{program}: {message}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// A whole number of at least 1.
-///
-/// # Errors
-/// If `text` is not a whole number or is 0.
-pub fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".to_string()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("{text:?} is not a whole number")),
-    }
-}
-
-/// A finite number greater than 0 (a learning rate, a clipping norm).
-///
-/// # Errors
-/// If `text` is not a number, or not finite and positive.
-pub fn positive(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(x) => Err(format!("must be a finite number greater than 0, got {x}")),
-        Err(_) => Err(format!("{text:?} is not a number")),
-    }
-}
-
-/// A finite number of at least 0 (0 can mean "off").
-///
-/// # Errors
-/// If `text` is not a number, or negative or not finite.
-pub fn non_negative(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        Ok(x) => Err(format!("must be a finite number of at least 0, got {x}")),
-        Err(_) => Err(format!("{text:?} is not a number")),
-    }
-}
-
-/// A probability in `[0, 1)` (a dropout rate).
-///
-/// # Errors
-/// If `text` is not a number in `[0, 1)`.
-pub fn probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
-        Ok(p) => Err(format!("must be in [0, 1), got {p}")),
-        Err(_) => Err(format!("{text:?} is not a number")),
-    }
-}
-
-/// A path that is not empty.
-///
-/// # Errors
-/// If `text` is empty.
-pub fn non_empty_path(text: &str) -> Result<std::path::PathBuf, String> {
-    if text.trim().is_empty() {
-        Err("must not be empty".to_string())
-    } else {
-        Ok(text.into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_values_are_named() {
-        assert_eq!(at_least_one("3"), Ok(3));
-        assert_eq!(at_least_one("0").unwrap_err(), "must be at least 1");
-        assert!(at_least_one("-1")
-            .unwrap_err()
-            .contains("not a whole number"));
-        assert_eq!(positive("1e-3"), Ok(1e-3));
-        for bad in ["0", "-1", "NaN", "inf"] {
-            assert!(
-                positive(bad).unwrap_err().contains("greater than 0"),
-                "{bad}"
-            );
-        }
-        assert_eq!(non_negative("0"), Ok(0.0));
-        assert!(non_negative("-0.5").is_err());
-        assert_eq!(probability("0.5"), Ok(0.5));
-        for bad in ["1", "1.5", "-0.1", "NaN"] {
-            assert!(probability(bad).unwrap_err().contains("[0, 1)"), "{bad}");
-        }
-        assert!(non_empty_path("").is_err());
     }
 }

@@ -52,8 +52,9 @@
 //! validation, checkpoints, history, progress, resuming and early stopping.
 //!
 //! ## Reading order
-//! 1. [`choice`]: a choice among names (a cell, a pooling) written once, for
-//!    the command line and the files alike.
+//! 1. [`options`]: an option written once: a choice among names (a cell, a
+//!    pooling), for the command line and the files alike, and the checks of
+//!    a value.
 //! 2. [`data`]: finding, reading, tokenizing and batching the IMDB reviews and
 //!    character corpora, one step per file in the order a load runs them
 //!    (`paths`, `download`, `imdb::archive`, `tokenizer`, `vocab`, `imdb`,
@@ -82,7 +83,6 @@
 
 #![warn(missing_docs)]
 
-pub mod choice;
 pub mod cli;
 pub mod data;
 pub mod fast;
@@ -91,6 +91,7 @@ pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod optim;
+pub mod options;
 pub mod plot;
 pub mod tasks;
 pub mod trainer;

@@ -180,7 +180,7 @@ fn a_tiny_run_trains_resumes_and_reports() {
     let message = stderr(&changed);
     assert_eq!(changed.status.code(), Some(1), "{message}");
     assert!(
-        message.contains("cell = \"gru\", this one has \"lstm\""),
+        message.contains("cell: \"gru\" in the checkpoint, \"lstm\" now"),
         "{message}"
     );
 }
@@ -238,4 +238,60 @@ fn a_run_without_validation_and_with_a_schedule_trains() {
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert!(history.starts_with("epoch,loss,accuracy\n"), "{history}");
     assert_eq!(history.lines().count(), 3, "{history}");
+}
+
+/// Under a file-size limit (`ulimit -f`) a checkpoint that does not fit is a
+/// write error naming the file, not a process killed by `SIGXFSZ`: exit code
+/// 1, the good checkpoint of the earlier epoch intact, no part file left.
+#[cfg(unix)]
+#[test]
+fn a_file_size_limit_is_an_error_naming_the_file_and_the_good_files_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
+    let out = dir.path().join("run");
+    let command = |epochs: &str, limit: &str| {
+        let args = [
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--embedding",
+            "16",
+            "--hidden",
+            "16",
+            "--epochs",
+            epochs,
+        ];
+        let program = example_binary("imdb_lstm");
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -f {limit}; exec \"$0\" \"$@\""))
+            .arg(program)
+            .args(args)
+            .args(if epochs == "2" {
+                &["--resume"][..]
+            } else {
+                &[]
+            })
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env_remove("TAPEGRAD_DATA")
+            .output()
+            .unwrap()
+    };
+    assert!(command("1", "unlimited").status.success());
+    let last = std::fs::read(out.join("last.safetensors")).unwrap();
+    // 16 blocks of 512 bytes: smaller than any checkpoint of this model.
+    let limited = command("2", "16");
+    let message = stderr(&limited);
+    assert_eq!(limited.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("safetensors") && message.contains("File too large"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(out.join("last.safetensors")).unwrap(), last);
+    let leftovers: Vec<String> = common::file_names(&out)
+        .into_iter()
+        .filter(|name| tensor::durable::is_part_file(name))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -155,3 +155,25 @@ fn categorical_accuracy_with_too_many_targets() {
         &Indices::from_slice(&[0, 1, 2]),
     );
 }
+
+/// A bare `Param` updated as the model has no name of its own: a shape error
+/// calls it "the parameter", not an empty string.
+#[test]
+fn a_shape_error_on_a_bare_parameter_names_it() {
+    let mut weight = autograd::Param::new(Tensor::<f32>::zeros(&[3]));
+    let tape = Tape::new();
+    let grads = tape.backward(&tape.param(&weight).sum()).unwrap();
+    drop(tape);
+    let mut adam = Adam::new(0.1);
+    let state = train::optim::ParamState {
+        step: 1,
+        shape: vec![5],
+        buffers: vec![vec![0.0; 5]; 2],
+    };
+    adam.state_mut().insert(weight.id(), state); // state made for another shape
+    let error = adam.step(&mut weight, &grads).unwrap_err().to_string();
+    assert!(
+        error.contains("the state of the parameter was made for shape [5]"),
+        "{error}"
+    );
+}

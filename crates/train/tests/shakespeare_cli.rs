@@ -130,3 +130,79 @@ fn bad_flags_are_named() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("last.safetensors"));
 }
+
+/// What a user gets wrong is refused, and nothing is written or sampled
+/// from random weights: training options with `--generate`, a checkpoint
+/// whose tensors do not fit the model (named), a sequence length no text
+/// can hold, a directory without the text; `--validation 0` trains without
+/// validation.
+#[test]
+fn misuse_is_refused_and_an_empty_validation_split_means_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tinyshakespeare.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.path().join("run");
+    let (data, out_text) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let small = ["--hidden", "8", "--embedding", "4", "--seq-len", "20"];
+    let mut args = vec![
+        "--data", data, "--out", out_text, "--epochs", "1", "--length", "5",
+    ];
+    args.extend_from_slice(&small);
+    args.extend_from_slice(&["--validation", "0"]);
+    let trained = run_example("shakespeare", &args);
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert!(history.starts_with("epoch,loss,accuracy\n"), "{history}");
+
+    let refused = |args: &[&str], expected: &str| {
+        let output = run_example("shakespeare", args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(
+            output.stdout.is_empty() || !args.contains(&"--generate"),
+            "{args:?}"
+        );
+    };
+    refused(
+        &["--generate", "--out", out_text, "--lr", "0.1"],
+        "cannot be used with '--lr",
+    );
+    let huge = [
+        "--data",
+        data,
+        "--out",
+        "unused",
+        "--seq-len",
+        "18446744073709551615",
+    ];
+    refused(&huge, "too few for one sequence of 18446744073709551615");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let no_text = ["--data", empty.to_str().unwrap(), "--out", "unused"];
+    refused(&no_text, "is a directory, not a text file");
+    assert!(
+        !std::path::Path::new("unused").exists(),
+        "nothing was written"
+    );
+
+    // A checkpoint whose tensor was renamed: strict loading names both.
+    let last = out.join("last.safetensors");
+    let file = nn::checkpoint::read::<f32>(&last).unwrap();
+    let renamed: Vec<(String, tensor::Tensor<f32>)> = file
+        .tensors
+        .into_iter()
+        .map(|(name, t)| (name.replace("fc.weight", "fc.renamed"), t))
+        .collect();
+    nn::checkpoint::save_tensors(&renamed, &file.metadata, &last).unwrap();
+    let expected = "missing tensor \"fc.weight\"";
+    refused(&["--generate", "--out", out_text], expected);
+    refused(
+        &["--generate", "--out", out_text],
+        "unexpected tensor \"fc.renamed\"",
+    );
+}

@@ -2,6 +2,8 @@
 //! bit for bit, a diverging run stops with the epoch and step and keeps the
 //! last good checkpoint, and what it writes is complete and atomic.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -13,7 +15,7 @@ use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
 use train::models::{ModelConfig, SentimentConfig, SentimentModel};
 use train::optim::{Adam, LrSchedule, LrShape, Optimizer, Sgd};
 use train::tasks::sentiment_step;
-use train::trainer::{self, TrainError, Trainer, TrainerConfig};
+use train::trainer::{self, Monitor, TrainError, Trainer, TrainerConfig};
 
 /// Reviews whose label is whether token 3 occurs: learnable in a few epochs.
 fn reviews(count: usize, seed: u64) -> Vec<Review> {
@@ -132,6 +134,79 @@ fn a_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
     assert_eq!(again.epochs_trained, 0);
 }
 
+/// A run with no validation whose epoch ends on the update that ruins the
+/// weights (one batch, so no later step sees a NaN loss): the weights are
+/// checked before anything is saved, and the good checkpoints stay.
+#[test]
+fn a_run_without_validation_ruined_by_its_last_update_keeps_the_good_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_batch = reviews(16, 1);
+    let train = DataLoader::new(&one_batch, LoaderConfig::new(16)).unwrap();
+    // The loss times `scale`: a finite loss and finite gradients of 1e28 or so,
+    // which an SGD step of 1e10 turns into infinite weights.
+    let fit = |lr: f64, scale: f32, epochs: usize, resume: bool| {
+        let task = |model: &SentimentModel, tape: &autograd::Tape, batch: &train::data::Batch| {
+            let output = sentiment_step(model, tape, batch);
+            let loss = output.loss.mul_scalar(scale);
+            trainer::StepOutput { loss, ..output }
+        };
+        let config = TrainerConfig {
+            clip_norm: None,
+            ..trainer_config(epochs, dir.path(), resume)
+        };
+        Trainer::new(config)?.fit(&mut model(), &mut Sgd::new(lr), &train, None, &task)
+    };
+    fit(1e-2, 1.0, 1, false).unwrap();
+    let files = ["best.safetensors", "last.safetensors", "history.csv"];
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    let before: Vec<Vec<u8>> = files.iter().map(|f| read(f)).collect();
+    let error = fit(1e10, 1e30, 2, true).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            TrainError::Diverged {
+                epoch: 2,
+                step: 1,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("hold NaN or infinite values after the update"),
+        "{message}"
+    );
+    assert!(message.contains("no checkpoint was replaced"), "{message}");
+    let after: Vec<Vec<u8>> = files.iter().map(|f| read(f)).collect();
+    assert!(before == after, "the good files are untouched");
+}
+
+/// An empty training set is refused before anything trains; an empty
+/// validation set is no validation set (not a NaN loss called divergence).
+#[test]
+fn empty_splits_are_refused_or_skipped_not_called_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (none, some) = (Vec::<Review>::new(), reviews(16, 1));
+    let empty = DataLoader::new(&none, LoaderConfig::new(16)).unwrap();
+    let train = DataLoader::new(&some, LoaderConfig::new(16)).unwrap();
+    let mut trainer = Trainer::new(trainer_config(1, dir.path(), false)).unwrap();
+    let mut fit = |source, validation| {
+        trainer.fit(
+            &mut model(),
+            &mut Adam::new(1e-2),
+            source,
+            validation,
+            &sentiment_step,
+        )
+    };
+    let error = fit(&empty, Some(&train)).unwrap_err().to_string();
+    assert!(error.contains("the training set has no batches"), "{error}");
+    let report = fit(&train, Some(&empty)).unwrap();
+    assert_eq!(report.history.names(), ["loss", "accuracy"]);
+    assert_eq!(report.monitored, "loss");
+}
+
 #[test]
 fn a_diverging_run_names_the_epoch_and_step_and_keeps_the_good_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
@@ -189,38 +264,78 @@ fn a_diverging_run_names_the_epoch_and_step_and_keeps_the_good_checkpoints() {
     );
 }
 
+/// A resume is checked before anything is written: with no run to continue
+/// the directory stays empty, and a run made with other settings is refused,
+/// naming each one that differs (only the number of epochs may change).
 #[test]
 fn resuming_checks_the_run_it_continues() {
     let dir = tempfile::tempdir().unwrap();
-    let error = run(dir.path(), 2, true, 1e-2).unwrap_err().to_string();
+    let out = dir.path().join("run");
+    let error = run(&out, 2, true, 1e-2).unwrap_err().to_string();
     assert!(error.contains("there is no run to continue"), "{error}");
+    assert!(!out.exists(), "a refused resume writes nothing");
 
-    run(dir.path(), 1, false, 1e-2).unwrap();
+    run(&out, 1, false, 1e-2).unwrap();
+    let before = common::file_names(&out);
     let other_model = SentimentConfig {
         hidden_size: 9,
         ..config()
     };
-    let mut changed = trainer_config(2, dir.path(), true);
-    changed.metadata = other_model.to_metadata();
-    let mut trainer = Trainer::new(changed).unwrap();
-    let (train, validation) = (reviews(32, 1), reviews(16, 2));
-    let train = DataLoader::new(&train, LoaderConfig::new(16)).unwrap();
-    let validation = DataLoader::new(&validation, LoaderConfig::evaluation(16)).unwrap();
-    let mut model = SentimentModel::new(other_model, &mut StdRng::seed_from_u64(0));
-    let error = trainer
-        .fit(
-            &mut model,
-            &mut Adam::new(1e-2),
-            &train,
-            Some(&validation),
-            &sentiment_step,
-        )
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("hidden_size = \"8\", this one has \"9\""),
-        "{error}"
+    let base = trainer_config(2, &out, true);
+    let changes: [(&str, TrainerConfig); 6] = [
+        (
+            "hidden_size: \"8\" in the checkpoint, \"9\" now",
+            TrainerConfig {
+                metadata: other_model.to_metadata(),
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.seed: \"7\" in the checkpoint, \"8\" now",
+            TrainerConfig {
+                seed: 8,
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.clip_norm: \"1\" in the checkpoint, \"none\" now",
+            TrainerConfig {
+                clip_norm: None,
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.patience: \"none\" in the checkpoint, \"2\" now",
+            TrainerConfig {
+                patience: Some(2),
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.monitor: \"val_loss\" in the checkpoint, \"val_accuracy\" now",
+            TrainerConfig {
+                monitor: Monitor::ValidationAccuracy,
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.lr_schedule: \"constant\" in the checkpoint, \"cosine\" now",
+            TrainerConfig {
+                lr_schedule: LrSchedule::new(LrShape::Cosine, 0.0),
+                ..base.clone()
+            },
+        ),
+    ];
+    for (expected, changed) in changes {
+        let error = Trainer::new(changed).err().expect("refused").to_string();
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+    assert_eq!(
+        common::file_names(&out),
+        before,
+        "refused resumes change nothing"
     );
+    run(&out, 2, true, 1e-2).expect("only the epochs changed");
 }
 
 #[test]

@@ -66,16 +66,39 @@ pub type Metadata = BTreeMap<String, String>;
 /// Saves named tensors (any, not only a module's) with metadata to a
 /// safetensors file, atomically.
 ///
+/// A tensor holding NaN or an infinity is refused, and nothing is written:
+/// such a file could never be loaded, and it must not replace a good one.
+///
 /// # Errors
-/// If the file cannot be written.
+/// If a tensor is not finite ([`Problem::NonFinite`], one per tensor), or
+/// the file cannot be written.
 pub fn save_tensors<T: Element>(
     tensors: &[(String, Tensor<T>)],
     metadata: &Metadata,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
+    let problems: Vec<Problem> = tensors
+        .iter()
+        .filter_map(|(name, tensor)| non_finite(name, tensor))
+        .collect();
+    if !problems.is_empty() {
+        return Err(error("save", path, problems));
+    }
     write_atomically(path, &to_safetensors(tensors, metadata))
         .map_err(|e| error("save", path, vec![Problem::Io(e.to_string())]))
+}
+
+/// [`Problem::NonFinite`] if `tensor` holds NaN or an infinity.
+fn non_finite<T: Element>(name: &str, tensor: &Tensor<T>) -> Option<Problem> {
+    let values = tensor.to_vec();
+    let first = values.iter().position(|x| !x.is_finite())?;
+    let count = values.iter().filter(|x| !x.is_finite()).count();
+    Some(Problem::NonFinite {
+        name: name.to_string(),
+        count,
+        first,
+    })
 }
 
 /// Saves every parameter of `module` under its dotted name, atomically.
@@ -215,16 +238,12 @@ pub fn from_safetensors<T: Element>(bytes: &[u8]) -> Result<Checkpoint<T>, Vec<P
     for (name, view) in views {
         match from_view::<T>(&name, &view) {
             Err(problem) => problems.push(problem),
-            Ok(Some(tensor)) => {
-                let values = tensor.as_slice().expect("a new tensor is contiguous");
-                let first = values.iter().position(|x| !x.is_finite());
-                if let Some(first) = first {
-                    let count = values.iter().filter(|x| !x.is_finite()).count();
-                    problems.push(Problem::NonFinite { name, count, first });
-                } else {
+            Ok(Some(tensor)) => match non_finite(&name, &tensor) {
+                Some(problem) => problems.push(problem),
+                None => {
                     checkpoint.tensors.insert(name, tensor);
                 }
-            }
+            },
             Ok(None) => checkpoint.skipped.push(SkippedTensor {
                 dtype: format!("{:?}", view.dtype()),
                 shape: view.shape().to_vec(),

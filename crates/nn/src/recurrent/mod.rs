@@ -466,6 +466,7 @@ mod tests {
         );
         assert_eq!(names.len(), 16);
         assert_eq!(names[15], "bias_hh_l1_reverse");
+        assert_eq!(config.param_count(4, 3, 4), Some(lstm.num_params() as u128));
         let shapes: Vec<Vec<usize>> = lstm
             .named_params()
             .into_iter()

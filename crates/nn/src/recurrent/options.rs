@@ -99,6 +99,33 @@ impl Default for RecurrentConfig {
 }
 
 impl RecurrentConfig {
+    /// How many parameters a layer of this configuration has, for cells of
+    /// `gates` stacked gates, `input_size` features in and `hidden_size`
+    /// out, counted before any is made (`None` if the count overflows): a
+    /// program can refuse a size that cannot fit in memory.
+    pub fn param_count(&self, gates: usize, input_size: usize, hidden_size: usize) -> Option<u128> {
+        let (gates, hidden) = (gates as u128, hidden_size as u128);
+        let directions = self.directions() as u128;
+        let output = match self.merge_mode {
+            MergeMode::Concat => hidden.checked_mul(directions)?,
+            _ => hidden,
+        };
+        let biases = if self.cell.bias { 2 } else { 0 };
+        let mut total: u128 = 0;
+        for layer in 0..self.num_layers {
+            let input = if layer == 0 {
+                input_size as u128
+            } else {
+                output
+            };
+            let cell = gates
+                .checked_mul(hidden)?
+                .checked_mul(input.checked_add(hidden)?.checked_add(biases)?)?;
+            total = total.checked_add(cell.checked_mul(directions)?)?;
+        }
+        Some(total)
+    }
+
     /// 1 or 2.
     pub fn directions(&self) -> usize {
         if self.bidirectional {

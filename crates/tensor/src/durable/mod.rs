@@ -18,16 +18,20 @@
 //!    directory.
 //! 4. [`crc`]: [`Crc32`], the checksum a checkpoint stores of its content,
 //!    so damage on disk is found when the file is read.
+//! 5. [`limits`]: a file-size limit (`ulimit -f`) turned from a signal that
+//!    kills the process into a write error that names the file.
 //!
 //! The tensors' numbers do not depend on any of this: it is the tensor
 //! crate's second appendix because it is the one crate every other reaches.
 
 pub mod crc;
+pub mod limits;
 pub mod lock;
 pub mod part_file;
 pub mod pause;
 
 pub use crc::Crc32;
+pub use limits::report_file_size_limit_as_error;
 pub use lock::{DirectoryLock, LockError};
 pub use part_file::{is_part_file, remove_stale_parts, write_atomically, PartFile};
 pub use pause::{pause_point, PAUSE_AT_ENV};

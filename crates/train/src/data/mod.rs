@@ -67,7 +67,7 @@ pub mod vocab;
 
 pub use download::RemoteFile;
 pub use error::DataError;
-pub use imdb::{Imdb, ImdbConfig, Review, Sentiment};
+pub use imdb::{CacheStatus, Imdb, ImdbConfig, ImdbOptions, ImdbSplits, Review, Sentiment};
 pub use loader::{Batch, DataLoader, LoaderConfig};
 pub use paths::{default_cache_dir, CacheMode, DataPaths, DATA_DIR_ENV};
 pub use text::CharCorpus;

@@ -24,6 +24,7 @@
 //! TensorFlow text-generation tutorial's address. That file is byte-for-byte
 //! char-rnn's `tinyshakespeare/input.txt`, whose MD5 is checked.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use tensor::Indices;
@@ -105,6 +106,10 @@ impl CharVocabulary {
     }
 }
 
+/// The largest text file [`CharCorpus::read`] reads: 1 GiB (its ids take
+/// eight times as much memory).
+pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+
 /// A text as character ids, with its vocabulary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CharCorpus {
@@ -122,14 +127,13 @@ impl CharCorpus {
         CharCorpus::read(&paths.locate(&tiny_shakespeare())?)
     }
 
-    /// Reads a UTF-8 text file.
+    /// Reads a UTF-8 text file of at most [`MAX_TEXT_BYTES`].
+    ///
+    /// # Errors
+    /// If the path is a directory, the file cannot be read, is larger than
+    /// the limit (`/dev/zero` never ends), is not UTF-8 or is empty.
     pub fn read(path: &Path) -> Result<CharCorpus, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::io("reading", path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| DataError::NotUtf8 {
-            path: path.to_path_buf(),
-            member: None,
-            valid_up_to: e.utf8_error().valid_up_to(),
-        })?;
+        let text = read_text(path, MAX_TEXT_BYTES)?;
         if text.is_empty() {
             return Err(DataError::EmptySplit {
                 path: path.to_path_buf(),
@@ -173,12 +177,12 @@ impl CharCorpus {
         let (train, validation) = self.ids.split_at(self.ids.len() - validation_len);
         for (name, part) in [("training", train), ("validation", validation)] {
             let needed = name == "training" || validation_fraction > 0.0;
-            if needed && part.len() < seq_len + 1 {
+            // A sequence's input and target need seq_len + 1 characters.
+            if needed && part.len() <= seq_len {
                 return Err(DataError::InvalidArgument(format!(
                     "the {name} part has {} characters, too few for one sequence of {seq_len} \
-                     (input and target need {})",
+                     (input and target need one more)",
                     part.len(),
-                    seq_len + 1
                 )));
             }
         }
@@ -187,6 +191,37 @@ impl CharCorpus {
             validation: CharSequences::new(validation.to_vec(), seq_len),
         })
     }
+}
+
+/// The UTF-8 text of the file at `path`, of at most `limit` bytes.
+///
+/// # Errors
+/// If the path is a directory, the file cannot be read, is larger than
+/// `limit`, or is not UTF-8.
+fn read_text(path: &Path, limit: u64) -> Result<String, DataError> {
+    if path.is_dir() {
+        return Err(DataError::InvalidArgument(format!(
+            "{} is a directory, not a text file (a data directory must hold tinyshakespeare.txt)",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(|e| DataError::io("reading", path, e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::io("reading", path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(DataError::InvalidArgument(format!(
+            "{} is larger than {limit} bytes ({} GiB), the most a character corpus may hold",
+            path.display(),
+            limit as f64 / (1u64 << 30) as f64
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| DataError::NotUtf8 {
+        path: path.to_path_buf(),
+        member: None,
+        valid_up_to: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// Training and validation sequences.
@@ -398,6 +433,20 @@ pub struct CharBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A text larger than the limit (`/dev/zero`, say) is refused after
+    /// reading one byte past it, naming the file and the limit.
+    #[test]
+    fn a_text_past_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        std::fs::write(&path, "x".repeat(21)).unwrap();
+        assert_eq!(read_text(&path, 21).unwrap().len(), 21);
+        let error = read_text(&path, 20).unwrap_err().to_string();
+        assert!(error.contains("big.txt is larger than 20 bytes"), "{error}");
+        let error = read_text(dir.path(), 20).unwrap_err().to_string();
+        assert!(error.contains("is a directory, not a text file"), "{error}");
+    }
 
     #[test]
     fn vocabulary_is_sorted_and_round_trips() {

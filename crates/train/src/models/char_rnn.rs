@@ -50,6 +50,37 @@ impl CharRnnConfig {
             recurrent_init: None,
         }
     }
+
+    /// The recurrent layers' configuration.
+    fn rnn_config(&self) -> RecurrentConfig {
+        RecurrentConfig {
+            num_layers: self.num_layers,
+            dropout: self.dropout,
+            stateful: self.stateful,
+            cell: CellOptions {
+                init: self.init,
+                recurrent_init: self.recurrent_init,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The model's parameter count, before it is built (`None` if it
+    /// overflows): what [`check_model_fits`](crate::memory::check_model_fits) needs.
+    pub fn num_params(&self) -> Option<u128> {
+        let (vocab, embedding) = (self.vocab_size as u128, self.embedding_dim as u128);
+        let hidden = self.hidden_size as u128;
+        let rnn = self.rnn_config().param_count(
+            self.cell.gates(),
+            self.embedding_dim,
+            self.hidden_size,
+        )?;
+        vocab
+            .checked_mul(embedding)?
+            .checked_add(rnn)?
+            .checked_add(hidden.checked_mul(vocab)?.checked_add(vocab)?)
+    }
 }
 
 crate::model_config!(CharRnnConfig = "CharRnn" {
@@ -96,17 +127,7 @@ impl<T: Element> CharRnn<T> {
             },
             rng,
         );
-        let rnn_config = RecurrentConfig {
-            num_layers: config.num_layers,
-            dropout: config.dropout,
-            stateful: config.stateful,
-            cell: CellOptions {
-                init: config.init,
-                recurrent_init: config.recurrent_init,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let rnn_config = config.rnn_config();
         let rnn = RecurrentLayer::new(
             config.cell,
             config.embedding_dim,
@@ -273,6 +294,18 @@ impl<T: Element> Module<T> for CharRnn<T> {
 mod tests {
     use super::*;
     use crate::models::ModelConfig;
+
+    #[test]
+    fn the_parameter_count_is_known_before_the_model_is_built() {
+        let config = CharRnnConfig {
+            embedding_dim: 3,
+            hidden_size: 4,
+            cell: CellKind::Gru,
+            ..CharRnnConfig::new(7)
+        };
+        let model = CharRnn::<f32>::new(config, &mut rand::rngs::StdRng::seed_from_u64(0));
+        assert_eq!(config.num_params(), Some(model.num_params() as u128));
+    }
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

@@ -9,7 +9,7 @@
 //! Each field is written once: [`model_config!`](crate::model_config) lists
 //! a configuration's fields, and each field's type says how it reads and
 //! writes itself ([`MetadataValue`]). A choice among names (the cell, the
-//! pooling) is a `clap::ValueEnum` ([`choice`]), so the name a
+//! pooling) is a `clap::ValueEnum` ([`options`](crate::options)), so the name a
 //! program's `--help` lists is the name in the file.
 
 use std::fmt;
@@ -17,8 +17,8 @@ use std::fmt;
 pub use nn::Metadata;
 use nn::{CellKind, Init, InitScheme};
 
-use crate::choice;
 use crate::data::Side;
+use crate::options as choice;
 
 /// A configuration that can be written as metadata and read back.
 pub trait ModelConfig: Sized {
@@ -94,7 +94,7 @@ value_via_display!(
     super::SentimentPool
 );
 
-/// The `nn` crate's choices: their `clap::ValueEnum` names ([`choice`]).
+/// The `nn` crate's choices: their `clap::ValueEnum` names ([`choice::name`]).
 macro_rules! value_via_choice {
     ($($t:ty),+) => {$(
         impl MetadataValue for $t {

@@ -10,7 +10,7 @@ use nn::{
 use rand::Rng;
 use tensor::{Element, Indices, Tensor};
 
-use crate::cli::{at_least_one, probability};
+use crate::options::{at_least_one, probability};
 
 /// How a [`SentimentModel`] turns its features into a prediction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -124,6 +124,46 @@ impl SentimentConfig {
             ..DEFAULTS
         }
     }
+
+    /// The recurrent encoder's configuration.
+    fn encoder_config(&self) -> RecurrentConfig {
+        RecurrentConfig {
+            num_layers: self.num_layers,
+            bidirectional: self.bidirectional,
+            merge_mode: MergeMode::Concat,
+            dropout: self.dropout,
+            input_dropout: self.input_dropout,
+            recurrent_dropout: self.recurrent_dropout,
+            cell: CellOptions {
+                init: self.init,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The model's parameter count, before it is built (`None` if it
+    /// overflows): what [`check_model_fits`](crate::memory::check_model_fits) needs.
+    pub fn num_params(&self) -> Option<u128> {
+        let (vocab, embedding) = (self.vocab_size as u128, self.embedding_dim as u128);
+        let encoder = self.encoder_config();
+        let recurrent =
+            encoder.param_count(self.cell.gates(), self.embedding_dim, self.hidden_size)?;
+        let directions = encoder.directions() as u128;
+        let features = (self.hidden_size as u128).checked_mul(directions)?;
+        let features = match self.pool {
+            SentimentPool::MaxMean => features.checked_mul(2)?,
+            _ => features,
+        };
+        let outputs = match self.head {
+            SentimentHead::Logit => 1,
+            SentimentHead::TwoClass => 2,
+        };
+        vocab
+            .checked_mul(embedding)?
+            .checked_add(recurrent)?
+            .checked_add(features.checked_mul(outputs)?.checked_add(outputs)?)
+    }
 }
 
 crate::model_config!(SentimentConfig = "SentimentModel" {
@@ -203,19 +243,7 @@ impl<T: Element> SentimentModel<T> {
             },
             rng,
         );
-        let encoder_config = RecurrentConfig {
-            num_layers: config.num_layers,
-            bidirectional: config.bidirectional,
-            merge_mode: MergeMode::Concat,
-            dropout: config.dropout,
-            input_dropout: config.input_dropout,
-            recurrent_dropout: config.recurrent_dropout,
-            cell: CellOptions {
-                init: config.init,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let encoder_config = config.encoder_config();
         let encoder = RecurrentLayer::new(
             config.cell,
             config.embedding_dim,
@@ -427,6 +455,30 @@ mod tests {
             bidirectional: true,
             ..SentimentConfig::new(10)
         }
+    }
+
+    #[test]
+    fn the_parameter_count_is_known_before_the_model_is_built() {
+        for (cell, pool, head) in [
+            (CellKind::Lstm, SentimentPool::MaxMean, SentimentHead::Logit),
+            (CellKind::Gru, SentimentPool::Last, SentimentHead::TwoClass),
+            (CellKind::Rnn, SentimentPool::Mean, SentimentHead::Logit),
+        ] {
+            let config = SentimentConfig {
+                cell,
+                pool,
+                head,
+                num_layers: 2,
+                ..tiny()
+            };
+            let model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(0));
+            assert_eq!(config.num_params(), Some(model.num_params() as u128));
+        }
+        let huge = SentimentConfig {
+            hidden_size: usize::MAX,
+            ..tiny()
+        };
+        assert_eq!(huge.num_params(), None);
     }
 
     #[test]

@@ -78,9 +78,9 @@ impl<T: Element> Optimizer<T> for Adam<T> {
     }
 
     fn validate(&self) -> Result<(), OptimError> {
-        check_hyperparameter("learning_rate", self.learning_rate, 0.0)?;
-        check_hyperparameter("epsilon", self.epsilon, 0.0)?;
-        check_hyperparameter("weight_decay", self.weight_decay, 0.0)?;
+        check_hyperparameter::<T>("learning_rate", self.learning_rate, 0.0)?;
+        check_hyperparameter::<T>("epsilon", self.epsilon, 0.0)?;
+        check_hyperparameter::<T>("weight_decay", self.weight_decay, 0.0)?;
         for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 return Err(OptimError::Hyperparameter(format!(

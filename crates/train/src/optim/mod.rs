@@ -111,15 +111,32 @@ impl fmt::Display for OptimError {
 
 impl std::error::Error for OptimError {}
 
-/// Checks that a hyperparameter is finite and at least `minimum`.
-pub(crate) fn check_hyperparameter(name: &str, value: f64, minimum: f64) -> Result<(), OptimError> {
-    if value.is_finite() && value >= minimum {
-        Ok(())
-    } else {
-        Err(OptimError::Hyperparameter(format!(
-            "{name} must be a finite number >= {minimum}, got {value}"
-        )))
+/// Checks that a hyperparameter is finite and at least `minimum`, in `f64`
+/// and in the element type `T` the update computes in: `1e300` is finite as
+/// an `f64` but infinite as an `f32`, and `1e-320` is 0 there.
+pub(crate) fn check_hyperparameter<T: Element>(
+    name: &str,
+    value: f64,
+    minimum: f64,
+) -> Result<(), OptimError> {
+    let bad = |why: String| Err(OptimError::Hyperparameter(format!("{name} {why}")));
+    if !(value.is_finite() && value >= minimum) {
+        return bad(format!("must be a finite number >= {minimum}, got {value}"));
     }
+    let as_t = T::from_f64(value);
+    if !as_t.is_finite() {
+        return bad(format!("is {value:e}, which is not finite in {}", T::NAME));
+    }
+    // By its bits (kept from the optimizer's eye): with denormals flushed, a
+    // denormal `value` compares equal to 0.
+    let nonzero = std::hint::black_box(value.to_bits()) << 1 != 0;
+    if nonzero && as_t.abs() < T::MIN_POSITIVE {
+        return bad(format!(
+            "is {value:e}, which is below the smallest normal {} (0 where denormals are flushed)",
+            T::NAME
+        ));
+    }
+    Ok(())
 }
 
 /// Checks every gradient and every kept state against its parameter's shape.
@@ -136,6 +153,12 @@ fn check_shapes<T: Element>(
         if problem.is_some() {
             return;
         }
+        // A bare `Param` given as the model has no name of its own.
+        let name = if name.is_empty() {
+            "the parameter"
+        } else {
+            name
+        };
         if let Some(grad) = grads.param(param) {
             if grad.shape() != param.shape() {
                 problem = Some(OptimError::GradientShape {
@@ -401,6 +424,36 @@ mod tests {
         assert!(error
             .to_string()
             .contains("state of b was made for shape [5]"));
+    }
+
+    /// `1e300` is finite as an `f64`, infinite as an `f32`; `1e-320` and
+    /// `1e-40` are not normal `f32`s (0 where denormals are flushed, as in
+    /// training): each is refused, also while denormals are flushed.
+    #[test]
+    fn hyperparameters_are_checked_in_the_element_type() {
+        for (lr, expected) in [
+            (1e300, "not finite in f32"),
+            (1e-320, "below the smallest normal f32"),
+            (1e-40, "below the smallest normal f32"),
+        ] {
+            for flushed in [false, true] {
+                let check = || Adam::<f32>::new(lr).validate();
+                let result = if flushed {
+                    tensor::fast::denormals::flush_denormals(check)
+                } else {
+                    check()
+                };
+                let error = result
+                    .map_err(|e| e.to_string())
+                    .expect_err(&format!("{lr} flushed {flushed}"));
+                assert!(
+                    error.contains(expected),
+                    "{lr} (flushed: {flushed}): {error}"
+                );
+            }
+        }
+        assert!(Adam::<f32>::new(1e-30).validate().is_ok());
+        assert!(Adam::<f64>::new(1e-300).validate().is_ok());
     }
 
     #[test]

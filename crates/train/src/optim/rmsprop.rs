@@ -53,8 +53,8 @@ impl<T: Element> Optimizer<T> for RmsProp<T> {
     }
 
     fn validate(&self) -> Result<(), OptimError> {
-        check_hyperparameter("learning_rate", self.learning_rate, 0.0)?;
-        check_hyperparameter("epsilon", self.epsilon, 0.0)?;
+        check_hyperparameter::<T>("learning_rate", self.learning_rate, 0.0)?;
+        check_hyperparameter::<T>("epsilon", self.epsilon, 0.0)?;
         if !(0.0..1.0).contains(&self.rho) {
             return Err(OptimError::Hyperparameter(format!(
                 "rho must be in [0, 1), got {}",

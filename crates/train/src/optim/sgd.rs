@@ -62,9 +62,9 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
     }
 
     fn validate(&self) -> Result<(), OptimError> {
-        check_hyperparameter("learning_rate", self.learning_rate, 0.0)?;
-        check_hyperparameter("momentum", self.momentum, 0.0)?;
-        check_hyperparameter("weight_decay", self.weight_decay, 0.0)
+        check_hyperparameter::<T>("learning_rate", self.learning_rate, 0.0)?;
+        check_hyperparameter::<T>("momentum", self.momentum, 0.0)?;
+        check_hyperparameter::<T>("weight_decay", self.weight_decay, 0.0)
     }
 
     fn state(&self) -> &OptimizerState<T> {

@@ -61,12 +61,15 @@ pub struct TrainerConfig {
     /// optimizer's rate when [`Trainer::fit`](super::Trainer::fit) is called;
     /// set before every update from the epoch and step alone.
     pub lr_schedule: LrSchedule,
-    /// Continue the run whose `last.safetensors` is in `out_dir`.
+    /// Continue the run whose `last.safetensors` is in `out_dir`; refused,
+    /// before anything is written, if a setting other than `epochs` differs.
     pub resume: bool,
     /// Print a progress bar and a line per epoch.
     pub verbose: bool,
     /// Written into every checkpoint: what rebuilds the model (its
-    /// configuration, a vocabulary). A resumed run must have the same.
+    /// configuration, a vocabulary) and the settings that define the run
+    /// (the data, the batch size, the learning rate). A resumed run must
+    /// have the same, as it must have the same [`TrainerConfig::settings`].
     pub metadata: Metadata,
 }
 
@@ -85,6 +88,38 @@ impl TrainerConfig {
             verbose: true,
             metadata: Metadata::new(),
         }
+    }
+
+    /// The loop's own settings as checkpoint metadata (`loop.seed`,
+    /// `loop.clip_norm`, ...): a resumed run must have the same, as it must
+    /// have the same [`TrainerConfig::metadata`]. Only `epochs` may change.
+    pub fn settings(&self) -> Metadata {
+        let none = || "none".to_string();
+        [
+            ("loop.seed", self.seed.to_string()),
+            (
+                "loop.clip_norm",
+                self.clip_norm.map_or_else(none, |c| c.to_string()),
+            ),
+            (
+                "loop.patience",
+                self.patience.map_or_else(none, |p| p.to_string()),
+            ),
+            ("loop.monitor", self.monitor.name()),
+            ("loop.lr_schedule", self.lr_schedule.shape.to_string()),
+            ("loop.final_lr", self.lr_schedule.final_factor.to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
+    }
+
+    /// What a checkpoint of this run must carry: [`TrainerConfig::metadata`]
+    /// and [`TrainerConfig::settings`].
+    pub fn run_metadata(&self) -> Metadata {
+        let mut metadata = self.metadata.clone();
+        metadata.extend(self.settings());
+        metadata
     }
 
     pub(super) fn validate(&self) -> Result<(), TrainError> {
@@ -128,6 +163,8 @@ pub enum TrainError {
     Checkpoint(CheckpointError),
     /// The run cannot be resumed as asked.
     Resume(String),
+    /// A checkpoint's weights do not fit the model (every problem named).
+    Load(String),
     /// The loss or the gradients stopped being finite.
     Diverged {
         /// The epoch (from 1).
@@ -160,11 +197,11 @@ impl fmt::Display for TrainError {
             ),
             TrainError::Checkpoint(error) => write!(f, "{error}"),
             TrainError::Resume(message) => write!(f, "cannot resume: {message}"),
+            TrainError::Load(message) => write!(f, "{message}"),
             TrainError::Diverged { epoch, step, what } => write!(
                 f,
-                "training diverged at epoch {epoch}, step {step}: {what}; stopped before \
-                 updating the weights, and no checkpoint was replaced (lower the learning \
-                 rate, or clip the gradients)"
+                "training diverged at epoch {epoch}, step {step}: {what}; no checkpoint \
+                 was replaced (lower the learning rate, or clip the gradients)"
             ),
             TrainError::Backward(error) => write!(f, "{error}"),
             TrainError::Optimizer(error) => write!(f, "{error}"),

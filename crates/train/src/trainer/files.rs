@@ -25,7 +25,7 @@ use nn::{Metadata, Module};
 use tensor::durable::{remove_stale_parts, DirectoryLock};
 use tensor::Tensor;
 
-use super::{differing_keys, TrainError, TrainerConfig};
+use super::{TrainError, TrainerConfig};
 use crate::history::History;
 use crate::optim::Optimizer;
 
@@ -136,7 +136,7 @@ impl RunDirectory {
     }
 
     fn metadata(config: &TrainerConfig, run: &RunState) -> Metadata {
-        let mut metadata = config.metadata.clone();
+        let mut metadata = config.run_metadata();
         metadata.extend(run.to_metadata());
         metadata
     }
@@ -184,37 +184,8 @@ impl RunDirectory {
         model: &mut M,
         optimizer: &mut dyn Optimizer<f32>,
     ) -> Result<RunState, TrainError> {
+        let (file, run) = check_resume(config)?;
         let path = self.path.join(LAST_CHECKPOINT);
-        if !path.exists() {
-            return Err(TrainError::Resume(format!(
-                "{} does not exist: there is no run to continue in {} (start one without --resume)",
-                path.display(),
-                self.path.display()
-            )));
-        }
-        let file = checkpoint::read::<f32>(&path)?;
-        require_checksum(&path, file.verified)?;
-        let run = RunState::from_metadata(&file.metadata)
-            .map_err(|e| TrainError::Resume(format!("{}: {e}", path.display())))?;
-        let changed = differing_keys(&config.metadata, &file.metadata);
-        if let Some(key) = changed.first() {
-            return Err(TrainError::Resume(format!(
-                "the run in {} was made with {key} = {:?}, this one has {:?}; \
-                 use the same settings, or another --out",
-                self.path.display(),
-                file.metadata.get(key).map_or("(nothing)", String::as_str),
-                config.metadata[key]
-            )));
-        }
-        if run.seed != config.seed {
-            return Err(TrainError::Resume(format!(
-                "the run in {} was started with seed {}, this one has seed {}: \
-                 its batches and dropout masks would differ",
-                self.path.display(),
-                run.seed,
-                config.seed
-            )));
-        }
         let (optimizer_tensors, model_tensors): (BTreeMap<String, Tensor<f32>>, _) = file
             .tensors
             .into_iter()
@@ -227,6 +198,85 @@ impl RunDirectory {
             .map_err(|e| TrainError::Resume(format!("{}: {e}", path.display())))?;
         Ok(run)
     }
+}
+
+/// Checks that the run in `config.out_dir` can be resumed with `config`:
+/// its last checkpoint exists, is whole, and was made with the same
+/// settings (every one that differs is named, with both values). Reads, and
+/// writes nothing.
+pub(crate) fn check_resume(
+    config: &TrainerConfig,
+) -> Result<(checkpoint::Checkpoint<f32>, RunState), TrainError> {
+    let (dir, path) = (&config.out_dir, config.out_dir.join(LAST_CHECKPOINT));
+    if !path.exists() {
+        return Err(TrainError::Resume(format!(
+            "{} does not exist: there is no run to continue in {} (start one without --resume)",
+            path.display(),
+            dir.display()
+        )));
+    }
+    let file = checkpoint::read::<f32>(&path)?;
+    require_checksum(&path, file.verified)?;
+    let run = RunState::from_metadata(&file.metadata)
+        .map_err(|e| TrainError::Resume(format!("{}: {e}", path.display())))?;
+    let expected = config.run_metadata();
+    if let (Some(ours), Some(theirs)) = (expected.get("model"), file.metadata.get("model")) {
+        if ours != theirs {
+            return Err(TrainError::Resume(format!(
+                "the run in {} trains a {theirs}, not a {ours}; choose another output directory",
+                dir.display()
+            )));
+        }
+    }
+    let differences = differences(&expected, &file.metadata);
+    if !differences.is_empty() {
+        return Err(TrainError::Resume(format!(
+            "the run in {} was made with other settings (only the number of epochs may change; \
+             use the same settings, or another output directory):{differences}",
+            dir.display()
+        )));
+    }
+    if run.seed != config.seed {
+        return Err(TrainError::Resume(format!(
+            "the run in {} was started with seed {}, this one has seed {}: \
+             its batches and dropout masks would differ",
+            dir.display(),
+            run.seed,
+            config.seed
+        )));
+    }
+    Ok((file, run))
+}
+
+/// One line per key whose value in `ours` differs from `theirs`: the
+/// checkpoint's value, then this run's (long values summarised).
+fn differences(ours: &Metadata, theirs: &Metadata) -> String {
+    let mut lines = String::new();
+    for (key, value) in ours {
+        let old = theirs.get(key).map(String::as_str);
+        if old != Some(value.as_str()) {
+            let old = old.map_or_else(|| "(not set)".to_string(), summary);
+            lines.push_str(&format!(
+                "\n  {key}: {old} in the checkpoint, {} now",
+                summary(value)
+            ));
+        }
+    }
+    lines
+}
+
+/// A metadata value for a message: itself if short, else its size and first line.
+fn summary(value: &str) -> String {
+    if value.len() <= 60 && !value.contains('\n') {
+        return format!("{value:?}");
+    }
+    let first = value.lines().next().unwrap_or("");
+    let first: String = first.chars().take(40).collect();
+    format!(
+        "{} lines, {} bytes, starting {first:?}",
+        value.lines().count(),
+        value.len()
+    )
 }
 
 /// Every checkpoint this loop writes carries a content checksum; one without
@@ -242,6 +292,26 @@ fn require_checksum(path: &Path, verified: bool) -> Result<(), TrainError> {
         path.display(),
         checkpoint::CHECKSUM_KEY
     )))
+}
+
+/// Loads the weights of a checkpoint this loop wrote (`best.safetensors`, or
+/// `last.safetensors`, whose optimizer state is left aside) into `model`,
+/// strictly: every parameter present, no other tensor.
+///
+/// # Errors
+/// If the file cannot be read, or its tensors do not fit the model (every
+/// missing, unexpected or mis-shaped tensor is named).
+pub fn load_weights<M: Module<f32>>(model: &mut M, path: &Path) -> Result<(), TrainError> {
+    let file = checkpoint::read::<f32>(path)?;
+    let weights: BTreeMap<String, Tensor<f32>> = file
+        .tensors
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("optimizer."))
+        .collect();
+    model
+        .load_state_dict(&weights, true)
+        .map_err(|e| TrainError::Load(format!("{}: {e}", path.display())))?;
+    Ok(())
 }
 
 /// Loads `best` into `model` after checking that it was written by the run

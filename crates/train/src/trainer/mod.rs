@@ -42,14 +42,14 @@ use std::time::Instant;
 
 use autograd::Gradients;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nn::{Metadata, Module};
+use nn::Module;
 
 use crate::history::History;
 use crate::optim::{clip_grad_norm, global_norm, ClipError, Optimizer};
 
 pub use config::{Monitor, TrainError, TrainerConfig};
 use files::RunState;
-pub use files::{RunDirectory, BEST_CHECKPOINT, LAST_CHECKPOINT};
+pub use files::{load_weights, RunDirectory, BEST_CHECKPOINT, LAST_CHECKPOINT};
 use step::Meter;
 pub use step::{
     evaluate, record, step_seed, tape_seed, BatchRunner, EpochMetrics, TapeResult, WholeBatch,
@@ -63,6 +63,9 @@ pub struct FitReport {
     pub history: History,
     /// The epoch (from 1) whose weights are in `best.safetensors`, and its monitored value.
     pub best: Option<(usize, f64)>,
+    /// The figure that picked `best`: the monitor's (`val_loss`,
+    /// `val_accuracy`), or the training `loss` when there was no validation.
+    pub monitored: String,
     /// The run's best checkpoint.
     pub best_checkpoint: PathBuf,
     /// The run's last checkpoint.
@@ -82,14 +85,20 @@ pub struct Trainer<R = WholeBatch> {
 }
 
 impl Trainer {
-    /// Checks the configuration, creates the output directory, takes its lock
-    /// and removes temporary files an interrupted run left there.
+    /// Checks the configuration (and, to resume, that the run in the output
+    /// directory has the same settings), then creates the output directory,
+    /// takes its lock and removes temporary files an interrupted run left there.
     ///
     /// # Errors
-    /// A setting out of range, a directory that cannot be created, or one
-    /// another run is writing into.
+    /// A setting out of range, a run that cannot be resumed with these
+    /// settings, a directory that cannot be created, or one another run is
+    /// writing into.
     pub fn new(config: TrainerConfig) -> Result<Trainer, TrainError> {
         config.validate()?;
+        if config.resume {
+            // Before the directory is made or locked: a refused resume writes nothing.
+            files::check_resume(&config)?;
+        }
         let directory = RunDirectory::open(&config.out_dir)?;
         Ok(Trainer {
             config,
@@ -126,7 +135,8 @@ impl<R> Trainer<R> {
     }
 
     /// Trains `model` with `optimizer` on `train`, validating on
-    /// `validation` after every epoch (see the [module docs](self)).
+    /// `validation` after every epoch (see the [module docs](self)); a
+    /// validation source with no batches counts as none.
     ///
     /// ```
     /// use autograd::Tape;
@@ -164,9 +174,10 @@ impl<R> Trainer<R> {
     /// ```
     ///
     /// # Errors
-    /// A [`TrainError`]: a checkpoint or history that cannot be written, a
-    /// run that cannot be resumed, a loss or gradient that is not finite
-    /// (the message names the epoch and step), or an optimizer that refuses.
+    /// A [`TrainError`]: an empty training set, a checkpoint or history that
+    /// cannot be written, a run that cannot be resumed, a loss, gradient or
+    /// weight that is not finite (the message names the epoch and step; no
+    /// checkpoint is replaced), or an optimizer that refuses.
     pub fn fit<M, S, K>(
         &mut self,
         model: &mut M,
@@ -181,6 +192,14 @@ impl<R> Trainer<R> {
         K: Task<M, S::Batch>,
         R: BatchRunner<M, S::Batch, K>,
     {
+        optimizer.validate()?;
+        if train.num_batches() == 0 {
+            return Err(TrainError::Config(
+                "the training set has no batches: there is nothing to train on".into(),
+            ));
+        }
+        // An empty validation set is no validation set (its loss would be NaN).
+        let validation = validation.filter(|source| source.num_batches() > 0);
         // The schedule scales the rate the optimizer came with (a resumed
         // optimizer's saved rate is overwritten before its first update).
         let base_learning_rate = optimizer.learning_rate();
@@ -194,6 +213,7 @@ impl<R> Trainer<R> {
             }
             let trained =
                 self.train_epoch(epoch, model, optimizer, base_learning_rate, train, task)?;
+            check_weights(&*model, epoch, train.num_batches())?;
             let validated = validation.map(|source| evaluate(model, source, task, &self.runner));
             let improved = self.end_epoch(&mut run, epoch, &trained, validated.as_ref(), train)?;
             self.save_epoch(&run, model, optimizer, improved)?;
@@ -215,9 +235,14 @@ impl<R> Trainer<R> {
                 self.config.monitor.name()
             );
         }
+        let monitored = match validation {
+            Some(_) => self.config.monitor.name(),
+            None => "loss".to_string(),
+        };
         Ok(FitReport {
             history: run.history,
             best: run.best,
+            monitored,
             best_checkpoint: self.directory.path().join(BEST_CHECKPOINT),
             last_checkpoint: self.directory.path().join(LAST_CHECKPOINT),
             stopped_early,
@@ -368,6 +393,26 @@ impl<R> Trainer<R> {
     }
 }
 
+/// Checks, after epoch `epoch`'s updates and before anything is saved,
+/// that every weight of `model` is finite.
+///
+/// # Errors
+/// [`TrainError::Diverged`] naming the first parameter that is not.
+fn check_weights<M: Module<f32>>(model: &M, epoch: usize, steps: usize) -> Result<(), TrainError> {
+    let bad = model
+        .named_params()
+        .into_iter()
+        .find(|(_, param)| param.value().to_vec().iter().any(|x| !x.is_finite()));
+    match bad {
+        None => Ok(()),
+        Some((name, _)) => Err(TrainError::Diverged {
+            epoch: epoch + 1,
+            step: steps,
+            what: format!("the weights {name} hold NaN or infinite values after the update"),
+        }),
+    }
+}
+
 /// What stopped a step before its update.
 enum StepProblem {
     /// Backpropagation failed.
@@ -472,14 +517,6 @@ fn print_epoch(
 /// If the checkpoint cannot be read, belongs to another run, or does not fit the model.
 pub fn load_best<M: Module<f32>>(model: &mut M, report: &FitReport) -> Result<(), TrainError> {
     files::load_checkpoint_of_run(model, &report.best_checkpoint, &report.last_checkpoint)
-}
-
-/// The keys whose values differ between two runs' metadata.
-pub(crate) fn differing_keys(ours: &Metadata, theirs: &Metadata) -> Vec<String> {
-    ours.iter()
-        .filter(|(key, value)| theirs.get(*key) != Some(value))
-        .map(|(key, _)| key.clone())
-        .collect()
 }
 
 #[cfg(test)]

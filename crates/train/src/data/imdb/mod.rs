@@ -36,10 +36,12 @@ use super::{CacheMode, DataError, DataPaths, RemoteFile};
 
 pub mod archive;
 pub mod cached;
+pub mod run;
 
 pub use archive::{read_raw, read_tar_gz, RawImdb, RawReview};
 pub use cached::CacheStatus;
 use cached::{cache_key, hex_md5, read_cache, write_cache};
+pub use run::{ImdbOptions, ImdbSplits};
 
 /// The official archive's address.
 pub const URL: &str = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz";
