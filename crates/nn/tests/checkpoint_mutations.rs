@@ -261,9 +261,16 @@ fn nan_weights_and_flipped_bytes_are_refused_naming_the_tensor() {
     // `save_tensors` refuses to write it: the bytes come from the serializer,
     // as a file written elsewhere would.
     let error = checkpoint::save_tensors(&tensors, &Metadata::new(), &path).unwrap_err();
-    assert!(matches!(&error.problems[..], [Problem::NonFinite { .. }]), "{error}");
+    assert!(
+        matches!(&error.problems[..], [Problem::NonFinite { .. }]),
+        "{error}"
+    );
     assert!(!path.exists(), "nothing was written");
-    std::fs::write(&path, checkpoint::to_safetensors(&tensors, &Metadata::new())).unwrap();
+    std::fs::write(
+        &path,
+        checkpoint::to_safetensors(&tensors, &Metadata::new()),
+    )
+    .unwrap();
     let mut target = model();
     let error = checkpoint::load(&mut target, &path).unwrap_err();
     assert_eq!(

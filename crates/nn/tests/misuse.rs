@@ -138,3 +138,12 @@ fn lstm_on_an_empty_sequence() {
     let tape = Tape::new();
     layer.forward(&tape, &tape.constant(Tensor::zeros(&[2, 0, 3])));
 }
+
+/// A layer whose weights cannot fit in the machine's memory panics before
+/// allocating, naming the op and the size (instead of an allocator abort).
+#[test]
+#[cfg(target_os = "linux")]
+#[should_panic(expected = "more than this machine's")]
+fn an_lstm_larger_than_the_machine_panics_before_allocating() {
+    Lstm::<f32>::new(3, 1 << 31, &mut rng());
+}

@@ -24,20 +24,41 @@ pub struct Tensor<T: Scalar = f32> {
 }
 
 /// The element count of a buffer that `op` is about to allocate for `shape`:
-/// [`shape::numel_or_panic`], and no more bytes than one allocation may hold
-/// (`isize::MAX`), so an absurd shape panics naming the op and the shape
-/// rather than deep inside `Vec` with "capacity overflow".
+/// [`shape::numel_or_panic`], no more bytes than one allocation may hold
+/// (`isize::MAX`), and no more than the machine's memory, so an absurd
+/// shape panics naming the op, the shape and the bytes rather than deep
+/// inside `Vec` ("capacity overflow") or in the allocator (an abort).
 pub(crate) fn allocation_len<T: Scalar>(shape: &[usize], op: &str) -> usize {
     let count = shape::numel_or_panic(shape, op);
-    let fits = count
-        .checked_mul(T::BYTES)
-        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    let bytes = count.checked_mul(T::BYTES);
+    let fits = bytes.is_some_and(|bytes| bytes <= isize::MAX as usize);
     assert!(
         fits,
         "{op}: shape {shape:?} holds {count} elements of {} bytes, more than one allocation can hold",
         T::BYTES
     );
+    let (bytes, memory) = (bytes.unwrap_or(usize::MAX), machine_memory());
+    assert!(
+        bytes as u64 <= memory,
+        "{op}: shape {shape:?} needs {:.1} GB, more than this machine's {:.1} GB of memory",
+        bytes as f64 / 1e9,
+        memory as f64 / 1e9
+    );
     count
+}
+
+/// The machine's physical memory in bytes (Linux's `MemTotal`, read once),
+/// or `u64::MAX` where the system does not report it.
+fn machine_memory() -> u64 {
+    static MEMORY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MEMORY.get_or_init(|| {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(u64::MAX, |kb| kb.saturating_mul(1024))
+    })
 }
 
 impl<T: Scalar> Tensor<T> {
