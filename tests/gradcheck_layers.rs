@@ -63,7 +63,16 @@ fn embedding_gradients_match_finite_differences_and_skip_the_padding_row() {
 
 #[test]
 fn sentiment_model_gradients_match_finite_differences_for_every_parameter() {
-    let config = SentimentConfig {
+    let stacked = SentimentConfig {
+        embedding_dim: 2,
+        layer_sizes: vec![3, 2],
+        bidirectional: true,
+        dropout: 0.25,
+        dense: Some(2),
+        pool: SentimentPool::MaxMean,
+        ..SentimentConfig::new(6)
+    };
+    let uniform = SentimentConfig {
         embedding_dim: 2,
         hidden_size: 2,
         num_layers: 2,
@@ -74,6 +83,13 @@ fn sentiment_model_gradients_match_finite_differences_for_every_parameter() {
         pool: SentimentPool::Last,
         ..SentimentConfig::new(6)
     };
+    for config in [uniform, stacked] {
+        check_sentiment_model(config);
+    }
+}
+
+/// Every parameter of a [`SentimentModel`] of `config`, against finite differences.
+fn check_sentiment_model(config: SentimentConfig) {
     let model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));
     let ids = Indices::new(vec![0, 0, 3, 5, 1, 2, 2, 4, 0, 3, 1, 0], &[3, 4]);
     let labels = Tensor::from_vec(vec![1.0, 0.0, 1.0], &[3]);

@@ -12,24 +12,26 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::Tensor;
 
+/// `batch`, `input` and `hidden` sizes of one check.
+type Sizes = [usize; 3];
+
+/// The options of a checked cell: PyTorch's initializers, the rest given.
+fn options(bias: bool, nonlinearity: Activation, reset_after: bool) -> CellOptions {
+    CellOptions {
+        bias,
+        init: InitScheme::PyTorch,
+        nonlinearity,
+        reset_after,
+        recurrent_init: None,
+    }
+}
+
 /// Checks `step(project_input(x), state)` of a fresh cell of type `C`. (The
 /// fused loop of the appendix is checked through the sequence layer, in
 /// `gradcheck_recurrent.rs`.)
-fn check_cell<C: RecurrentCell<f64>>(
-    batch: usize,
-    input: usize,
-    hidden: usize,
-    bias: bool,
-    act: Activation,
-    seed: u64,
-) {
-    let options = CellOptions {
-        bias,
-        init: InitScheme::PyTorch,
-        nonlinearity: act,
-        recurrent_init: None,
-    };
-    let cell = C::new(input, hidden, &options, &mut StdRng::seed_from_u64(seed));
+fn check_cell<C: RecurrentCell<f64>>(sizes: Sizes, options: &CellOptions, seed: u64) {
+    let [batch, input, hidden] = sizes;
+    let cell = C::new(input, hidden, options, &mut StdRng::seed_from_u64(seed));
     let parts = C::State::PARTS;
     let mut inputs = vec![normal(&[batch, input], seed + 1)];
     inputs.extend((0..parts).map(|k| normal(&[batch, hidden], seed + 2 + k as u64)));
@@ -44,16 +46,8 @@ fn check_cell<C: RecurrentCell<f64>>(
     assert!(report.checked >= inputs.iter().map(Tensor::numel).sum::<usize>());
 }
 
-fn check(
-    kind: Kind,
-    batch: usize,
-    input: usize,
-    hidden: usize,
-    bias: bool,
-    act: Activation,
-    seed: u64,
-) {
-    with_cell!(kind, C => check_cell::<C>(batch, input, hidden, bias, act, seed))
+fn check(kind: Kind, sizes: Sizes, options: CellOptions, seed: u64) {
+    with_cell!(kind, C => check_cell::<C>(sizes, &options, seed))
 }
 
 proptest! {
@@ -64,20 +58,23 @@ proptest! {
         batch in 1usize..4, input in 1usize..4, hidden in 1usize..4, bias: bool, relu: bool, seed in 0u64..1000
     ) {
         let act = if relu { Activation::Relu } else { Activation::Tanh };
-        check(Kind::Rnn, batch, input, hidden, bias, act, seed);
+        check(Kind::Rnn, [batch, input, hidden], options(bias, act, true), seed);
     }
 
     #[test]
     fn lstm_cell_gradients_match_finite_differences(
         batch in 1usize..4, input in 1usize..4, hidden in 1usize..4, bias: bool, seed in 0u64..1000
     ) {
-        check(Kind::Lstm, batch, input, hidden, bias, Activation::Tanh, seed);
+        check(Kind::Lstm, [batch, input, hidden], options(bias, Activation::Tanh, true), seed);
     }
 
+    /// Both forms: the reset gate after the recurrent product (PyTorch's) and before it.
     #[test]
     fn gru_cell_gradients_match_finite_differences(
-        batch in 1usize..4, input in 1usize..4, hidden in 1usize..4, bias: bool, seed in 0u64..1000
+        batch in 1usize..4, input in 1usize..4, hidden in 1usize..4, bias: bool, reset_after: bool,
+        seed in 0u64..1000
     ) {
-        check(Kind::Gru, batch, input, hidden, bias, Activation::Tanh, seed);
+        let options = options(bias, Activation::Tanh, reset_after);
+        check(Kind::Gru, [batch, input, hidden], options, seed);
     }
 }

@@ -36,6 +36,7 @@ struct Case {
     dropout: bool,
     go_backwards: bool,
     fused: bool,
+    reset_after: bool,
     batch: usize,
     time: usize,
     seed: u64,
@@ -61,6 +62,7 @@ prop_compose! {
         dropout: bool,
         go_backwards in proptest::bool::weighted(0.2),
         fused: bool,
+        reset_after in proptest::bool::weighted(0.7),
         batch in 1usize..=3,
         time in 1usize..=4,
         seed in 0u64..10_000,
@@ -68,7 +70,8 @@ prop_compose! {
         Case {
             kind, layers, bidirectional, merge: MERGE_MODES[merge], padding,
             initial_state: state == 1, stateful: state == 2,
-            recurrent_dropout, dropout: dropout && layers == 2, go_backwards, fused, batch, time, seed,
+            recurrent_dropout, dropout: dropout && layers == 2, go_backwards, fused, reset_after, batch,
+            time, seed,
         }
     }
 }
@@ -87,6 +90,7 @@ fn gradcheck_layer<C: RecurrentCell<f64>>(case: &Case) -> Result<GradcheckReport
         fused: case.fused,
         cell: CellOptions {
             init: InitScheme::PyTorch,
+            reset_after: case.reset_after,
             ..Default::default()
         },
     };
@@ -173,6 +177,7 @@ fn each_mode_is_checked_at_least_once() {
         dropout: false,
         go_backwards: false,
         fused: true,
+        reset_after: true,
         batch: 2,
         time: 3,
         seed: 11,
@@ -214,6 +219,16 @@ fn each_mode_is_checked_at_least_once() {
             ..base.clone()
         });
     }
+    // The GRU that resets its state before the product, in a full case.
+    cases.push(Case {
+        kind: Kind::Gru,
+        layers: 2,
+        bidirectional: true,
+        padding: Padding::Pre,
+        recurrent_dropout: true,
+        reset_after: false,
+        ..base.clone()
+    });
     for merge in MERGE_MODES {
         cases.push(Case {
             bidirectional: true,

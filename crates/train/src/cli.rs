@@ -56,6 +56,9 @@ pub struct LoopOptions {
     /// differ from the run's settings)
     #[arg(long)]
     pub resume: bool,
+    /// Also keep each epoch's weights, as epoch_N.safetensors in --out (N the epoch)
+    #[arg(long)]
+    pub save_every_epoch: bool,
 }
 
 impl LoopOptions {
@@ -72,6 +75,7 @@ impl LoopOptions {
             monitor: self.monitor,
             lr_schedule: LrSchedule::new(self.lr_schedule, self.final_lr),
             resume: self.resume,
+            save_every_epoch: self.save_every_epoch,
             metadata,
             ..TrainerConfig::new(self.epochs, &self.out)
         }

@@ -36,6 +36,17 @@ fn bad_flags_are_named_and_exit_with_code_1() {
         (&["--lr-schedule", "exponential"], "--lr-schedule"),
         (&["--final-lr", "-0.5"], "--final-lr"),
         (&["--eval-max-len", "-1"], "--eval-max-len"),
+        (&["--layer-sizes", "64,0"], "--layer-sizes"),
+        (
+            &["--layer-sizes", "64,32", "--hidden", "8"],
+            "--layer-sizes",
+        ),
+        (&["--padding", "middle"], "--padding"),
+        (&["--mask", "maybe"], "--mask"),
+        (
+            &["--validate-on-test", "--validation-split", "0.1"],
+            "--validate-on-test",
+        ),
         (&["--no-such-flag"], "--no-such-flag"),
     ] {
         let output = run_example("imdb_lstm", args);
@@ -238,6 +249,82 @@ fn a_run_without_validation_and_with_a_schedule_trains() {
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert!(history.starts_with("epoch,loss,accuracy\n"), "{history}");
     assert_eq!(history.lines().count(), 3, "{history}");
+}
+
+/// The tutorials' models as written: layers of their own sizes, a hidden
+/// dense layer, no mask with the padding after the review, the GRU's other
+/// form, validation on the test reviews and a checkpoint per epoch; the
+/// checkpoint records all of it and `--predict` rebuilds the model from it.
+#[test]
+fn the_tutorials_settings_train_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
+    let out = dir.path().join("run");
+    let run = |extra: &[&str]| {
+        Command::new(example_binary("imdb_lstm"))
+            .args(["--data", data.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap()])
+            .args(["--embedding", "3", "--epochs", "2", "--max-len", "6"])
+            .args(extra)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env_remove("TAPEGRAD_DATA")
+            .output()
+            .unwrap()
+    };
+    let output = run(&[
+        "--cell",
+        "gru",
+        "--reset-after",
+        "false",
+        "--layer-sizes",
+        "4,2",
+        "--bidirectional",
+        "--dense",
+        "3",
+        "--mask",
+        "false",
+        "--padding",
+        "post",
+        "--truncate",
+        "post",
+        "--eval-max-len",
+        "8",
+        "--validate-on-test",
+        "--save-every-epoch",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    for layer in ["gru ", "gru_1 ", "dense "] {
+        assert!(stdout.contains(layer), "{layer}: {stdout}");
+    }
+    // Every training review (4 in the fixture) trains; the test reviews validate.
+    let counts = stdout.lines().find(|l| l.starts_with("data:")).unwrap();
+    let words: Vec<&str> = counts.split_whitespace().collect();
+    assert_eq!(words[1], "4", "{counts}");
+    assert_eq!(words[4], words[7], "{counts}");
+    assert!(stdout.contains("val_accuracy"), "{stdout}");
+    for file in [
+        "epoch_1.safetensors",
+        "epoch_2.safetensors",
+        "best.safetensors",
+    ] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    let file = nn::checkpoint::read::<f32>(&out.join("best.safetensors")).unwrap();
+    for (key, value) in [
+        ("layer_sizes", "4,2"),
+        ("reset_after", "false"),
+        ("mask", "false"),
+        ("dense", "3"),
+        ("data.padding", "post"),
+        ("data.validate_on_test", "true"),
+    ] {
+        assert_eq!(file.metadata[key], value, "{key}");
+    }
+    let predicted = run(&["--predict", "a moving film", "dull"]);
+    let text = String::from_utf8_lossy(&predicted.stdout);
+    assert!(predicted.status.success(), "{text}\n{}", stderr(&predicted));
+    assert_eq!(text.lines().count(), 2, "{text}");
 }
 
 /// Under a file-size limit (`ulimit -f`) a checkpoint that does not fit is a

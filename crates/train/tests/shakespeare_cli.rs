@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::example::{example_binary, run_example};
+use common::example::{example_binary, run_example, stdout_of_success};
 
 /// A small text with some structure to learn.
 fn text() -> String {
@@ -205,4 +205,71 @@ fn misuse_is_refused_and_an_empty_validation_split_means_none() {
         &["--generate", "--out", out_text],
         "unexpected tensor \"fc.renamed\"",
     );
+}
+
+/// The tutorials' extras: `--show-batch` prints one input/target pair (the
+/// target is the input one character on) and the predictions' shape; the
+/// dropout before the output layer, the GRU's other form and a checkpoint
+/// per epoch reach the checkpoint.
+#[test]
+fn the_tutorials_extras_show_a_batch_and_keep_every_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tinyshakespeare.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--hidden",
+        "8",
+        "--embedding",
+        "4",
+        "--seq-len",
+        "20",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "2",
+        "--length",
+        "5",
+        "--cell",
+        "gru",
+        "--reset-after",
+        "false",
+        "--output-dropout",
+        "0.2",
+        "--save-every-epoch",
+        "--show-batch",
+    ];
+    let stdout = stdout_of_success(&run_example("shakespeare", &args));
+    let shown = |label: &str| -> String {
+        let line = stdout.lines().find(|l| l.starts_with(label)).expect(label);
+        line[label.len()..].trim().to_string()
+    };
+    let (input, target) = (shown("input:"), shown("target:"));
+    // Both are quoted 20-character windows; the target starts one character on.
+    let unquote = |s: &str| s.trim_matches('"').replace("\\n", "\n");
+    let (input, target) = (unquote(&input), unquote(&target));
+    assert_eq!(input.chars().count(), 20, "{input:?}");
+    assert_eq!(
+        input[1..],
+        target[..target.len() - 1],
+        "{input:?} {target:?}"
+    );
+    let predictions = shown("predictions:");
+    assert!(predictions.starts_with("[4, 20, "), "{predictions}");
+    assert!(stdout.contains("dropout (Dropout)"), "{stdout}");
+    for file in ["epoch_1.safetensors", "epoch_2.safetensors"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    let file = nn::checkpoint::read::<f32>(&out.join("last.safetensors")).unwrap();
+    assert_eq!(file.metadata["reset_after"], "false");
+    assert_eq!(file.metadata["output_dropout"], "0.2");
+    let refused = run_example(
+        "shakespeare",
+        &["--generate", "--out", out.to_str().unwrap(), "--show-batch"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
 }

@@ -519,3 +519,35 @@ fn a_learning_rate_schedule_follows_the_run_across_a_resume() {
     let (_, constant_model) = run(constant.path(), 3, false, 1e-2).unwrap();
     assert_ne!(constant_model.state_dict(), straight.state_dict());
 }
+
+/// With `save_every_epoch` each epoch's weights stay, as `epoch_<n>`: the
+/// last of them is the last checkpoint's weights.
+#[test]
+fn every_epochs_weights_can_be_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let some = reviews(32, 1);
+    let train = DataLoader::new(&some, LoaderConfig::new(16)).unwrap();
+    let config = TrainerConfig {
+        save_every_epoch: true,
+        ..trainer_config(2, dir.path(), false)
+    };
+    let mut model = model();
+    Trainer::new(config)
+        .unwrap()
+        .fit(
+            &mut model,
+            &mut Adam::new(1e-2),
+            &train,
+            None,
+            &sentiment_step,
+        )
+        .unwrap();
+    let names = common::file_names(dir.path());
+    assert!(
+        names.contains(&"epoch_1.safetensors".to_string()),
+        "{names:?}"
+    );
+    let epoch_2 = nn::checkpoint::read::<f32>(&dir.path().join("epoch_2.safetensors")).unwrap();
+    let weights: BTreeMap<String, Tensor<f32>> = model.state_dict().into_iter().collect();
+    assert_eq!(epoch_2.tensors, weights);
+}

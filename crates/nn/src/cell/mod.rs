@@ -61,6 +61,10 @@ pub struct CellOptions {
     pub init: InitScheme,
     /// The Elman RNN's activation, `tanh` (default) or `relu`; ignored by the LSTM and GRU.
     pub nonlinearity: Activation,
+    /// The GRU's form (Keras' `reset_after`; ignored by the RNN and LSTM):
+    /// `true` (default, PyTorch's and cuDNN's) applies the reset gate after
+    /// the recurrent product, `false` before it. See [`GruCell`].
+    pub reset_after: bool,
     /// The recurrent kernel's initializer in place of the scheme's (Keras'
     /// `recurrent_initializer`; the TensorFlow text-generation tutorial uses
     /// Glorot-uniform). `None`: orthogonal (Keras) or uniform (PyTorch).
@@ -73,6 +77,7 @@ impl Default for CellOptions {
             bias: true,
             init: InitScheme::Keras,
             nonlinearity: Activation::Tanh,
+            reset_after: true,
             recurrent_init: None,
         }
     }

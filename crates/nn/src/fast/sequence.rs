@@ -23,7 +23,8 @@ pub(crate) fn run_fused<T: Element, C: RecurrentCell<T>>(
     if let Some(lstm) = cell.downcast_ref::<LstmCell<T>>() {
         Some(run_lstm(lstm, run))
     } else if let Some(gru) = cell.downcast_ref::<GruCell<T>>() {
-        Some(run_gru(gru, run))
+        // The fused step is PyTorch's form; the other form runs the plain loop.
+        gru.reset_after().then(|| run_gru(gru, run))
     } else {
         cell.downcast_ref::<RnnCell<T>>()
             .map(|rnn| run_rnn(rnn, run))

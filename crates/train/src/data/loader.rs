@@ -95,6 +95,10 @@ pub struct Batch {
     pub example_indices: Vec<usize>,
     /// Where the padding is.
     pub padding: Side,
+    /// The width every batch of its loader has at least
+    /// ([`LoaderConfig::fixed_len`]; 0 for none). A model that reads the
+    /// padding sees all of it, so the pieces of [`Batch::split`] keep it.
+    pub min_width: usize,
 }
 
 impl Batch {
@@ -115,8 +119,8 @@ impl Batch {
 
     /// The batch cut into consecutive pieces of at most `rows` examples, each
     /// as wide as its own longest sequence (the padding all its sequences
-    /// share is dropped), for a training step that runs the pieces at the
-    /// same time. The rows keep their order.
+    /// share is dropped) but at least `min_width`, for a training step that
+    /// runs the pieces at the same time. The rows keep their order.
     ///
     /// # Panics
     /// If `rows` is 0.
@@ -130,7 +134,8 @@ impl Batch {
             .map(|first| {
                 let end = (first + rows).min(self.len());
                 let lengths = self.lengths[first..end].to_vec();
-                let width = lengths.iter().copied().max().unwrap_or(0).max(1).min(time);
+                let longest = lengths.iter().copied().max().unwrap_or(0);
+                let width = longest.max(self.min_width).max(1).min(time);
                 // The columns this piece keeps: its sequences sit at the end (pre-padding) or the start.
                 let columns = match self.padding {
                     Side::Pre => time - width..time,
@@ -149,6 +154,7 @@ impl Batch {
                     labels: Tensor::from_vec(labels[first..end].to_vec(), &[end - first]),
                     example_indices: self.example_indices[first..end].to_vec(),
                     padding: self.padding,
+                    min_width: self.min_width,
                 }
             })
             .collect()
@@ -199,6 +205,7 @@ pub fn collate<E: SequenceExample>(
         labels: Tensor::from_vec(labels, &[indices.len()]),
         example_indices: indices.to_vec(),
         padding,
+        min_width,
     }
 }
 
@@ -434,6 +441,24 @@ mod tests {
             assert_eq!(piece.token_ids.values(), expected);
             assert_eq!(piece.labels.to_vec(), [0.0, 1.0]);
             assert_eq!(batch.split(10), vec![batch.clone()]);
+        }
+    }
+
+    /// A batch of a fixed width (for a model that reads the padding) splits
+    /// into pieces of that width, each row unchanged.
+    #[test]
+    fn pieces_of_a_fixed_width_batch_keep_its_width() {
+        let data = examples(&[1, 3, 2, 1]);
+        for side in [Side::Pre, Side::Post] {
+            let batch = collate(&data, &[0, 1, 2, 3], side, 5);
+            let pieces = batch.split(2);
+            let time = batch.time_steps();
+            for (piece, first) in pieces.iter().zip([0, 2]) {
+                assert_eq!(piece.token_ids.shape(), [2, 5]);
+                let rows = &batch.token_ids.values()[first * time..(first + 2) * time];
+                assert_eq!(piece.token_ids.values(), rows);
+                assert_eq!(piece.min_width, 5);
+            }
         }
     }
 

@@ -7,12 +7,13 @@
 //!
 //! | step | module | what you learn there |
 //! | --- | --- | --- |
-//! | find or fetch the file | [`paths`], [`download`] (and `atomic.rs`) | a search order, a cache, a download that is verified and written atomically |
+//! | find or fetch the file | [`paths`], [`download`] (written through `tensor::durable`) | a search order, a cache, a download that is verified and written atomically |
 //! | read the raw examples | [`imdb::archive`], [`text`] | streaming through gzip and tar without unpacking; labels from a directory layout |
 //! | text to words | [`tokenizer`] | a tokenizer simple enough to state in one sentence |
 //! | words to ids | [`vocab`], [`imdb`] (`Imdb::encode`) | a vocabulary from training counts only, with padding and out-of-vocabulary ids |
 //! | keep the result | [`imdb::cached`] (on `cache.rs`) | a cache keyed by source and settings, checked before it is trusted |
 //! | ids to batches | [`loader`] | seeded shuffling, length bucketing, padding, a validation split |
+//! | numbers to batches | [`series`] | windows of a series for forecasting, as plain tensors |
 //!
 //! Read them in that order: each file uses only the ones before it. The
 //! encoded IMDB dataset is cached in a small binary file, so only the first
@@ -61,6 +62,7 @@ pub mod error;
 pub mod imdb;
 pub mod loader;
 pub mod paths;
+pub mod series;
 pub mod text;
 pub mod tokenizer;
 pub mod vocab;
@@ -70,6 +72,7 @@ pub use error::DataError;
 pub use imdb::{CacheStatus, Imdb, ImdbConfig, ImdbOptions, ImdbSplits, Review, Sentiment};
 pub use loader::{Batch, DataLoader, LoaderConfig};
 pub use paths::{default_cache_dir, CacheMode, DataPaths, DATA_DIR_ENV};
+pub use series::{SeriesBatch, SeriesDataset, SeriesLoader};
 pub use text::CharCorpus;
 pub use tokenizer::Side;
 pub use vocab::Vocabulary;

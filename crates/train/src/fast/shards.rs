@@ -17,7 +17,7 @@
 use autograd::{BackwardError, Tape};
 
 use crate::data::text::CharBatch;
-use crate::data::Batch;
+use crate::data::{Batch, SeriesBatch};
 use crate::trainer::{record, tape_seed, BatchRunner, TapeResult, Task};
 
 /// The default rows per shard: small enough that a batch of 64 keeps 4
@@ -64,6 +64,20 @@ impl Split for CharBatch {
                     targets: cut(&self.targets),
                 }
             })
+            .collect()
+    }
+}
+
+/// Windows of a series split by rows.
+impl Split for SeriesBatch {
+    fn examples(&self) -> usize {
+        self.len()
+    }
+
+    fn split(&self, rows: usize) -> Vec<Self> {
+        (0..self.len())
+            .step_by(rows.max(1))
+            .map(|first| self.rows(first, rows.min(self.len() - first)))
             .collect()
     }
 }

@@ -5,9 +5,9 @@ use rand::Rng;
 use tensor::{Element, Indices, Tensor};
 
 use nn::{
-    CellKind, CellOptions, Embedding, EmbeddingOptions, Init, InitScheme, Linear, LinearOptions,
-    Module, RecurrentConfig, RecurrentLayer, RecurrentOutput, SequenceOptions, Summary, Visitor,
-    VisitorMut,
+    CellKind, CellOptions, Dropout, Embedding, EmbeddingOptions, Init, InitScheme, Linear,
+    LinearOptions, Module, RecurrentConfig, RecurrentLayer, RecurrentOutput, SequenceOptions,
+    Summary, Visitor, VisitorMut,
 };
 
 /// Configuration of a [`CharRnn`].
@@ -15,18 +15,25 @@ use nn::{
 pub struct CharRnnConfig {
     /// Character ids `0..vocab_size`.
     pub vocab_size: usize,
-    /// Embedding width (default 64).
+    /// Embedding width (default 256).
     pub embedding_dim: usize,
-    /// Hidden size of every recurrent layer (default 256).
+    /// Hidden size of every recurrent layer (default 512).
     pub hidden_size: usize,
-    /// Stacked layers (default 2).
+    /// Stacked layers (default 1).
     pub num_layers: usize,
     /// The recurrent cell (default LSTM).
     pub cell: CellKind,
+    /// The GRU's form (default true: the reset gate after the recurrent
+    /// product, PyTorch's; see `nn::GruCell`).
+    pub reset_after: bool,
     /// Dropout between the recurrent layers in training passes (default 0).
     pub dropout: f64,
-    /// Carry the state from one batch to the next (default true: consecutive
-    /// batches continue the same streams of text, truncated BPTT).
+    /// Dropout on the recurrent outputs before the output layer in training
+    /// passes (default 0; the TensorFlow tutorial's `Dropout(0.2)`).
+    pub output_dropout: f64,
+    /// Carry the state from one batch to the next (default false: each batch
+    /// is windows of the text in a shuffled order; true: consecutive batches
+    /// continue the same streams of text, truncated BPTT).
     pub stateful: bool,
     /// Keras' (default) or PyTorch's initializers.
     pub init: InitScheme,
@@ -36,16 +43,19 @@ pub struct CharRnnConfig {
 }
 
 impl CharRnnConfig {
-    /// The defaults above for an alphabet of `vocab_size` characters.
+    /// The defaults above for an alphabet of `vocab_size` characters: the
+    /// model `shakespeare` trains unless told otherwise.
     pub fn new(vocab_size: usize) -> Self {
         CharRnnConfig {
             vocab_size,
-            embedding_dim: 64,
-            hidden_size: 256,
-            num_layers: 2,
+            embedding_dim: 256,
+            hidden_size: 512,
+            num_layers: 1,
             cell: CellKind::Lstm,
+            reset_after: true,
             dropout: 0.0,
-            stateful: true,
+            output_dropout: 0.0,
+            stateful: false,
             init: InitScheme::Keras,
             recurrent_init: None,
         }
@@ -60,6 +70,7 @@ impl CharRnnConfig {
             cell: CellOptions {
                 init: self.init,
                 recurrent_init: self.recurrent_init,
+                reset_after: self.reset_after,
                 ..Default::default()
             },
             ..Default::default()
@@ -89,7 +100,10 @@ crate::model_config!(CharRnnConfig = "CharRnn" {
     hidden_size,
     num_layers,
     cell,
+    // Checkpoints written before these existed: PyTorch's GRU, no output dropout.
+    reset_after = true,
     dropout,
+    output_dropout = 0.0,
     stateful,
     init,
     recurrent_init,
@@ -177,7 +191,8 @@ impl<T: Element> CharRnn<T> {
             ..Default::default()
         };
         let out = self.rnn.forward_options(tape, &x, &options);
-        (self.fc.forward(tape, &out.output), out)
+        let features = out.output.dropout(self.config.output_dropout);
+        (self.fc.forward(tape, &features), out)
     }
 
     /// Forgets the carried state (start of a new text or epoch).
@@ -245,13 +260,22 @@ impl<T: Element> CharRnn<T> {
                 kind.layer_type(),
                 &self.rnn.output_shape(&[batch, time, self.embedding.dim()]),
                 &self.rnn,
-            )
-            .add(
-                "fc",
-                "Linear",
-                &[batch, time, self.fc.out_features()],
-                &self.fc,
             );
+        if self.config.output_dropout > 0.0 {
+            let shape = self.rnn.output_shape(&[batch, time, self.embedding.dim()]);
+            summary.add::<T>(
+                "dropout",
+                "Dropout",
+                &shape,
+                &Dropout::new(self.config.output_dropout),
+            );
+        }
+        summary.add(
+            "fc",
+            "Linear",
+            &[batch, time, self.fc.out_features()],
+            &self.fc,
+        );
         summary
     }
 }
@@ -313,6 +337,8 @@ mod tests {
         CharRnnConfig {
             embedding_dim: 3,
             hidden_size: 4,
+            num_layers: 2,
+            stateful: true,
             cell,
             ..CharRnnConfig::new(6)
         }
@@ -325,12 +351,43 @@ mod tests {
         let tape = Tape::new();
         let logits = model.forward(&tape, &Indices::new(vec![1, 2, 3, 4, 5, 0], &[2, 3]));
         assert_eq!(logits.shape(), &[2, 3, 6]);
-        assert!(model.rnn.carried_states().is_some(), "stateful by default");
+        assert!(model.rnn.carried_states().is_some(), "stateful when asked");
         let text = model.generate(&[1, 2], 5, 1.0, &mut StdRng::seed_from_u64(3));
         assert_eq!(text.len(), 5);
         assert!(text.iter().all(|&c| c < 6));
         let summary = model.summary(8, 100).to_string();
         assert!(summary.contains("gru (GRU)"), "{summary}");
+        assert!(!summary.contains("Dropout"), "{summary}");
+        let config = CharRnnConfig {
+            output_dropout: 0.2,
+            ..tiny(CellKind::Gru)
+        };
+        let model = CharRnn::<f32>::new(config, &mut StdRng::seed_from_u64(2));
+        let summary = model.summary(8, 100).to_string();
+        assert!(summary.contains("dropout (Dropout)"), "{summary}");
+    }
+
+    /// The dropout before the output layer acts in training passes only: it
+    /// changes the logits there, and evaluation sees the model without it.
+    #[test]
+    fn output_dropout_acts_in_training_passes_only() {
+        let plain = CharRnnConfig {
+            stateful: false,
+            ..tiny(CellKind::Lstm)
+        };
+        let dropped = CharRnnConfig {
+            output_dropout: 0.5,
+            ..plain
+        };
+        let with = CharRnn::<f64>::new(dropped, &mut StdRng::seed_from_u64(6));
+        let without = CharRnn::<f64>::new(plain, &mut StdRng::seed_from_u64(6));
+        let ids = Indices::new(vec![1, 2, 3, 4, 5, 0], &[2, 3]);
+        let logits =
+            |model: &CharRnn<f64>, tape: &Tape<f64>| model.forward(tape, &ids).value().to_vec();
+        let evaluation = logits(&with, &Tape::no_grad());
+        assert_eq!(evaluation, logits(&without, &Tape::no_grad()));
+        assert_ne!(logits(&with, &Tape::training(7)), evaluation);
+        assert_eq!(logits(&without, &Tape::training(7)), evaluation);
     }
 
     /// Temperature 0 is greedy: every generated character is the argmax of

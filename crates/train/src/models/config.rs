@@ -109,6 +109,23 @@ macro_rules! value_via_choice {
 }
 value_via_choice!(CellKind, InitScheme);
 
+/// A list of sizes, written `64,32` (the empty list as nothing).
+impl MetadataValue for Vec<usize> {
+    fn to_text(&self) -> String {
+        let sizes: Vec<String> = self.iter().map(usize::to_string).collect();
+        sizes.join(",")
+    }
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        text.split(',')
+            .map(|size| size.trim().parse().map_err(|e| format!("{size:?}: {e}")))
+            .collect()
+    }
+}
+
 /// `None` is written `none` (files written before this read `default` too).
 impl<V: MetadataValue> MetadataValue for Option<V> {
     fn to_text(&self) -> String {

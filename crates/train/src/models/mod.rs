@@ -10,9 +10,11 @@
 pub mod char_rnn;
 pub mod config;
 pub mod encoding;
+pub mod pooling;
 pub mod sentiment;
 
 pub use char_rnn::{CharRnn, CharRnnConfig};
 pub use config::{ConfigError, Metadata, MetadataValue, ModelConfig};
 pub use encoding::ReviewEncoding;
-pub use sentiment::{SentimentConfig, SentimentHead, SentimentModel, SentimentPool};
+pub use pooling::SentimentPool;
+pub use sentiment::{SentimentConfig, SentimentHead, SentimentModel};

@@ -3,13 +3,14 @@
 use autograd::{Reduction, Tape, Var};
 use clap::ValueEnum;
 use nn::{
-    CellKind, CellOptions, Dropout, Embedding, EmbeddingOptions, InitScheme, Linear, LinearOptions,
-    MergeMode, Module, RecurrentConfig, RecurrentLayer, SequenceOptions, Summary, Visitor,
-    VisitorMut,
+    Activation, CellKind, CellOptions, Dropout, Embedding, EmbeddingOptions, InitScheme, Linear,
+    LinearOptions, MergeMode, Module, RecurrentConfig, RecurrentLayer, SequenceOptions, Summary,
+    Visitor, VisitorMut,
 };
 use rand::Rng;
 use tensor::{Element, Indices, Tensor};
 
+use super::pooling::{pool_over_time, SentimentPool};
 use crate::options::{at_least_one, probability};
 
 /// How a [`SentimentModel`] turns its features into a prediction.
@@ -22,36 +23,11 @@ pub enum SentimentHead {
     TwoClass,
 }
 
-/// How a [`SentimentModel`] reduces the encoder's outputs over time to one
-/// feature vector per review (over the valid steps only).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum SentimentPool {
-    /// The final state, h after the last valid token (the tutorials' model)
-    #[default]
-    Last,
-    /// The mean of the outputs over time (Keras' GlobalAveragePooling1D with a mask)
-    Mean,
-    /// The largest output of each feature over time (Keras' GlobalMaxPooling1D)
-    Max,
-    /// The max and the mean side by side, twice the features (concat pooling)
-    MaxMean,
-}
-
-crate::text_as_choice!(SentimentHead, SentimentPool);
-
-impl SentimentPool {
-    /// How many features the pooling makes of an encoder's `output_size` ones.
-    pub fn features(self, output_size: usize) -> usize {
-        match self {
-            SentimentPool::MaxMean => 2 * output_size,
-            _ => output_size,
-        }
-    }
-}
+crate::text_as_choice!(SentimentHead);
 
 /// Configuration of a [`SentimentModel`]; `imdb_lstm`'s model options
 /// (`clap::Args`: each field's doc is its `--help`).
-#[derive(Clone, Copy, Debug, PartialEq, clap::Args)]
+#[derive(Clone, Debug, PartialEq, clap::Args)]
 pub struct SentimentConfig {
     /// Token ids `0..vocab_size` (from the data, not an option).
     #[arg(skip = 0usize)]
@@ -65,9 +41,24 @@ pub struct SentimentConfig {
     /// Stacked recurrent layers
     #[arg(long = "layers", default_value_t = DEFAULTS.num_layers, value_parser = at_least_one)]
     pub num_layers: usize,
+    /// Stacked recurrent layers of their own sizes, first to last (Keras'
+    /// LSTM(64, return_sequences=True) then LSTM(32): 64,32); in place of
+    /// --hidden and --layers
+    #[arg(
+        long,
+        value_name = "SIZES",
+        value_delimiter = ',',
+        value_parser = at_least_one,
+        conflicts_with_all = ["hidden_size", "num_layers"],
+    )]
+    pub layer_sizes: Vec<usize>,
     /// The recurrent cell
     #[arg(long, value_enum, ignore_case = true, default_value_t = DEFAULTS.cell)]
     pub cell: CellKind,
+    /// The GRU's form: its reset gate after the recurrent product (true,
+    /// PyTorch's and Keras' default) or before it (false, `h~ = tanh(W [r*h, x] + b)`)
+    #[arg(long, default_value_t = DEFAULTS.reset_after, action = clap::ArgAction::Set)]
+    pub reset_after: bool,
     /// A bidirectional encoder, its directions' outputs concatenated
     #[arg(long)]
     pub bidirectional: bool,
@@ -92,6 +83,15 @@ pub struct SentimentConfig {
     /// What the classifier reads of the outputs over the review
     #[arg(long, value_enum, default_value_t = DEFAULTS.pool)]
     pub pool: SentimentPool,
+    /// Mask the padding: padded steps keep the state and are not pooled
+    /// (false: every step counts, and the padding id is a word like any
+    /// other, as in a Keras model without mask_zero)
+    #[arg(long, default_value_t = DEFAULTS.mask, action = clap::ArgAction::Set)]
+    pub mask: bool,
+    /// A hidden dense layer of this many ReLU units before the classifier
+    /// (Keras' Dense(64, activation="relu"))
+    #[arg(long, value_name = "UNITS", value_parser = at_least_one)]
+    pub dense: Option<usize>,
 }
 
 /// The defaults: an LSTM of 128 over embeddings of 128, Keras'
@@ -102,7 +102,9 @@ const DEFAULTS: SentimentConfig = SentimentConfig {
     embedding_dim: 128,
     hidden_size: 128,
     num_layers: 1,
+    layer_sizes: Vec::new(),
     cell: CellKind::Lstm,
+    reset_after: true,
     bidirectional: false,
     dropout: 0.2,
     input_dropout: 0.0,
@@ -111,6 +113,8 @@ const DEFAULTS: SentimentConfig = SentimentConfig {
     init: InitScheme::Keras,
     head: SentimentHead::Logit,
     pool: SentimentPool::MaxMean,
+    mask: true,
+    dense: None,
 };
 
 impl SentimentConfig {
@@ -118,17 +122,19 @@ impl SentimentConfig {
     /// over embeddings of 128, Keras' initializers, padding id 0, dropout 0.2
     /// before one logit, which reads the max and the mean of the outputs over
     /// the review.
-    pub const fn new(vocab_size: usize) -> Self {
+    pub fn new(vocab_size: usize) -> Self {
         SentimentConfig {
             vocab_size,
             ..DEFAULTS
         }
     }
 
-    /// The recurrent encoder's configuration.
-    fn encoder_config(&self) -> RecurrentConfig {
-        RecurrentConfig {
-            num_layers: self.num_layers,
+    /// The configuration of each recurrent layer of the model: one for a
+    /// stack of one size (`num_layers` layers, PyTorch's `nn.LSTM(..,
+    /// num_layers)`), one per layer for `layer_sizes`.
+    fn encoder_configs(&self) -> Vec<(usize, RecurrentConfig)> {
+        let config = |num_layers| RecurrentConfig {
+            num_layers,
             bidirectional: self.bidirectional,
             merge_mode: MergeMode::Concat,
             dropout: self.dropout,
@@ -136,9 +142,14 @@ impl SentimentConfig {
             recurrent_dropout: self.recurrent_dropout,
             cell: CellOptions {
                 init: self.init,
+                reset_after: self.reset_after,
                 ..Default::default()
             },
             ..Default::default()
+        };
+        match self.layer_sizes.as_slice() {
+            [] => vec![(self.hidden_size, config(self.num_layers))],
+            sizes => sizes.iter().map(|&size| (size, config(1))).collect(),
         }
     }
 
@@ -146,11 +157,14 @@ impl SentimentConfig {
     /// overflows): what [`check_model_fits`](crate::memory::check_model_fits) needs.
     pub fn num_params(&self) -> Option<u128> {
         let (vocab, embedding) = (self.vocab_size as u128, self.embedding_dim as u128);
-        let encoder = self.encoder_config();
-        let recurrent =
-            encoder.param_count(self.cell.gates(), self.embedding_dim, self.hidden_size)?;
-        let directions = encoder.directions() as u128;
-        let features = (self.hidden_size as u128).checked_mul(directions)?;
+        let mut recurrent = 0u128;
+        let mut features = self.embedding_dim as u128;
+        for (hidden, encoder) in self.encoder_configs() {
+            let input = usize::try_from(features).ok()?;
+            recurrent =
+                recurrent.checked_add(encoder.param_count(self.cell.gates(), input, hidden)?)?;
+            features = (hidden as u128).checked_mul(encoder.directions() as u128)?;
+        }
         let features = match self.pool {
             SentimentPool::MaxMean => features.checked_mul(2)?,
             _ => features,
@@ -159,10 +173,17 @@ impl SentimentConfig {
             SentimentHead::Logit => 1,
             SentimentHead::TwoClass => 2,
         };
+        let linear =
+            |inputs: u128, outputs: u128| inputs.checked_mul(outputs)?.checked_add(outputs);
+        let (dense, features) = match self.dense {
+            Some(units) => (linear(features, units as u128)?, units as u128),
+            None => (0, features),
+        };
         vocab
             .checked_mul(embedding)?
             .checked_add(recurrent)?
-            .checked_add(features.checked_mul(outputs)?.checked_add(outputs)?)
+            .checked_add(dense)?
+            .checked_add(linear(features, outputs)?)
     }
 }
 
@@ -171,7 +192,11 @@ crate::model_config!(SentimentConfig = "SentimentModel" {
     embedding_dim,
     hidden_size,
     num_layers,
+    // Checkpoints written before per-layer sizes had one size.
+    layer_sizes = Vec::new(),
     cell,
+    // Checkpoints written before the GRU had two forms used PyTorch's.
+    reset_after = true,
     bidirectional,
     dropout,
     input_dropout,
@@ -181,14 +206,17 @@ crate::model_config!(SentimentConfig = "SentimentModel" {
     head,
     // Checkpoints written before pooling existed read the final state.
     pool = SentimentPool::Last,
+    // ... and before these, masked, with no dense layer.
+    mask = true,
+    dense = None,
 });
 
 /// Sentiment of a review: `embedding -> (bi)RNN/LSTM/GRU over the valid
-/// tokens -> final h -> dropout -> fc`.
+/// tokens -> pooled over time -> dropout -> (dense) -> fc`.
 ///
 /// ```text
-/// ids [B, T] -> embedding [B, T, E] -> encoder (masked) -> h_n of the last layer [B, H*D]
-///            -> dropout -> fc -> logits [B] (one logit) or [B, 2] (two classes)
+/// ids [B, T] -> embedding [B, T, E] -> encoder (masked) -> pooled [B, F]
+///            -> dropout -> (dense, ReLU) -> fc -> logits [B] (one logit) or [B, 2] (two classes)
 /// ```
 ///
 /// Parameters: `embedding.weight`, `lstm.weight_ih_l0`, `lstm.weight_hh_l0`,
@@ -204,15 +232,27 @@ crate::model_config!(SentimentConfig = "SentimentModel" {
 ///         self.lstm = nn.LSTM(E, H, layers, batch_first=True, bidirectional=bidirectional)
 ///         self.fc = nn.Linear(H * (2 if bidirectional else 1), 1)
 /// ```
+///
+/// With `layer_sizes` each layer is an `nn.LSTM` of its own (`lstm`,
+/// `lstm_1`, ...), and a hidden dense layer adds `dense.weight` and
+/// `dense.bias`.
 #[derive(Clone, Debug)]
 pub struct SentimentModel<T: Element = f32> {
     /// The token table.
     pub embedding: Embedding<T>,
-    /// The recurrent encoder, named after its cell (`lstm`, `gru`, `rnn`).
+    /// The recurrent encoder, named after its cell (`lstm`, `gru`, `rnn`):
+    /// the whole stack for one hidden size, its first layer for
+    /// `layer_sizes`.
     pub encoder: RecurrentLayer<T>,
-    /// Dropout on the final state (no parameters).
+    /// With `layer_sizes`, the layers above `encoder`, each of its own size
+    /// and reading the one below through dropout (`lstm_1`, `lstm_2`, ...,
+    /// as Keras names a model's second and third LSTM).
+    pub stacked: Vec<RecurrentLayer<T>>,
+    /// Dropout on the pooled features (no parameters).
     pub dropout: Dropout,
-    /// The classifier on the final state.
+    /// The optional hidden layer, ReLU units between the features and `fc`.
+    pub dense: Option<Linear<T>>,
+    /// The classifier.
     pub fc: Linear<T>,
     config: SentimentConfig,
 }
@@ -223,11 +263,8 @@ impl<T: Element> SentimentModel<T> {
     /// # Panics
     /// If a size is 0 or a dropout probability is not in `[0, 1)`.
     pub fn new(config: SentimentConfig, rng: &mut impl Rng) -> Self {
-        for (what, size) in [
-            ("vocab_size", config.vocab_size),
-            ("embedding_dim", config.embedding_dim),
-            ("hidden_size", config.hidden_size),
-        ] {
+        let sizes = [config.vocab_size, config.embedding_dim];
+        for (what, size) in ["vocab_size", "embedding_dim"].into_iter().zip(sizes) {
             assert!(
                 size > 0,
                 "SentimentModel: {what} = {size} must be at least 1"
@@ -237,37 +274,51 @@ impl<T: Element> SentimentModel<T> {
             config.vocab_size,
             config.embedding_dim,
             EmbeddingOptions {
-                padding_idx: config.padding_idx,
+                // Without masking, the padding id is a word like any other.
+                padding_idx: config.padding_idx.filter(|_| config.mask),
                 mask_zero: false,
                 init: config.init,
             },
             rng,
         );
-        let encoder_config = config.encoder_config();
-        let encoder = RecurrentLayer::new(
-            config.cell,
-            config.embedding_dim,
-            config.hidden_size,
-            encoder_config,
-            rng,
-        );
+        let mut input_size = config.embedding_dim;
+        let mut layers = config
+            .encoder_configs()
+            .into_iter()
+            .map(|(hidden, encoder)| {
+                let layer =
+                    RecurrentLayer::new(config.cell, input_size, hidden, encoder, &mut *rng);
+                input_size = layer.output_size();
+                layer
+            });
+        let encoder = layers.next().expect("at least one recurrent layer");
+        let stacked: Vec<RecurrentLayer<T>> = layers.collect();
         let outputs = match config.head {
             SentimentHead::Logit => 1,
             SentimentHead::TwoClass => 2,
         };
-        let fc = Linear::with_options(
-            config.pool.features(encoder.output_size()),
-            outputs,
-            LinearOptions {
+        let linear = |inputs, outputs, activation, rng: &mut _| {
+            let options = LinearOptions {
                 init: config.init,
+                activation,
                 ..Default::default()
-            },
-            rng,
-        );
+            };
+            Linear::with_options(inputs, outputs, options, rng)
+        };
+        let features = config
+            .pool
+            .features(stacked.last().unwrap_or(&encoder).output_size());
+        let dense = config
+            .dense
+            .map(|units| linear(features, units, Activation::Relu, &mut *rng));
+        let fc_inputs = config.dense.unwrap_or(features);
+        let fc = linear(fc_inputs, outputs, Activation::Identity, rng);
         SentimentModel {
             embedding,
             encoder,
+            stacked,
             dropout: Dropout::new(config.dropout),
+            dense,
             fc,
             config,
         }
@@ -299,18 +350,26 @@ impl<T: Element> SentimentModel<T> {
         } else {
             None
         };
-        let mask = mask.or(derived.as_ref());
+        // Without masking every step counts, padded or not.
+        let mask = mask.or(derived.as_ref()).filter(|_| self.config.mask);
         let x = self.embedding.forward(tape, ids);
         let options = SequenceOptions {
             mask,
             ..Default::default()
         };
-        let encoded = self.encoder.forward_options(tape, &x, &options);
+        let mut encoded = self.encoder.forward_options(tape, &x, &options);
+        for layer in &self.stacked {
+            let below = self.dropout.forward(&encoded.output);
+            encoded = layer.forward_options(tape, &below, &options);
+        }
         let pooled = match self.config.pool {
             SentimentPool::Last => encoded.final_hidden(),
             pool => pool_over_time(tape, &encoded.output, mask, pool),
         };
-        let features = self.dropout.forward(&pooled);
+        let mut features = self.dropout.forward(&pooled);
+        if let Some(dense) = &self.dense {
+            features = dense.forward(tape, &features);
+        }
         let logits = self.fc.forward(tape, &features);
         match self.config.head {
             SentimentHead::Logit => logits.reshape(&[ids.shape()[0]]),
@@ -355,7 +414,8 @@ impl<T: Element> SentimentModel<T> {
 
     /// A Keras-style table of the layers for a `[batch, time]` input.
     pub fn summary(&self, batch: usize, time: usize) -> Summary {
-        let features = self.config.pool.features(self.encoder.output_size());
+        let last = self.stacked.last().unwrap_or(&self.encoder);
+        let features = self.config.pool.features(last.output_size());
         let kind = self.encoder.kind();
         let encoder_type = if self.config.bidirectional {
             format!("Bidirectional({})", kind.layer_type())
@@ -363,50 +423,36 @@ impl<T: Element> SentimentModel<T> {
             kind.layer_type().to_string()
         };
         let mut summary = Summary::new("SentimentModel");
-        summary
-            .add(
-                "embedding",
-                "Embedding",
-                &self.embedding.output_shape(&[batch, time]),
-                &self.embedding,
-            )
-            .add(kind.name(), encoder_type, &[batch, features], &self.encoder)
-            .add::<T>("dropout", "Dropout", &[batch, features], &self.dropout)
-            .add("fc", "Linear", &[batch, self.fc.out_features()], &self.fc);
+        summary.add(
+            "embedding",
+            "Embedding",
+            &self.embedding.output_shape(&[batch, time]),
+            &self.embedding,
+        );
+        let layers = std::iter::once(&self.encoder).chain(&self.stacked);
+        for (index, layer) in layers.enumerate() {
+            let (name, is_last) = (stacked_name(kind, index), index == self.stacked.len());
+            let shape = match is_last {
+                true => vec![batch, features],
+                false => vec![batch, time, layer.output_size()],
+            };
+            summary.add(&name, encoder_type.clone(), &shape, layer);
+        }
+        summary.add::<T>("dropout", "Dropout", &[batch, features], &self.dropout);
+        if let Some(dense) = &self.dense {
+            summary.add("dense", "Linear", &[batch, dense.out_features()], dense);
+        }
+        summary.add("fc", "Linear", &[batch, self.fc.out_features()], &self.fc);
         summary
     }
 }
 
-/// The mean or max of `output` `[B, T, F]` over the valid steps of `mask`
-/// `[B, T]` (every step when there is no mask): `[B, F]`; both: `[B, 2F]`.
-///
-/// The recurrent layer writes zeros at padded steps, so the mean is the sum
-/// over time divided by the number of valid steps; for the max, padded steps
-/// are pushed far below any output (`h` lies in `(-1, 1)`) so none can win.
-fn pool_over_time<T: Element>(
-    tape: &Tape<T>,
-    output: &Var<T>,
-    mask: Option<&Tensor<T>>,
-    pool: SentimentPool,
-) -> Var<T> {
-    let (batch, time) = (output.dim(0), output.dim(1));
-    let mask = match mask {
-        Some(mask) => mask.reshape(&[batch, time, 1]),
-        None => Tensor::ones(&[batch, time, 1]),
-    };
-    let mean = || {
-        let valid_steps = mask.sum_axis(1, false).map(|count| count.max(T::ONE));
-        output.sum_axis(1, false).div(&tape.constant(valid_steps))
-    };
-    let max = || {
-        let below = mask.map(|m| (m - T::ONE) * T::from_f64(1e4));
-        output.add(&tape.constant(below)).max_axis(1, false)
-    };
-    match pool {
-        SentimentPool::Last => unreachable!("the final state is not pooled"),
-        SentimentPool::Mean => mean(),
-        SentimentPool::Max => max(),
-        SentimentPool::MaxMean => Var::concat(&[max(), mean()], 1),
+/// The name of recurrent layer `index` of a stack of layers of their own
+/// sizes: `lstm`, then `lstm_1`, `lstm_2`, ... (Keras' names).
+fn stacked_name(kind: CellKind, index: usize) -> String {
+    match index {
+        0 => kind.name().to_string(),
+        index => format!("{}_{index}", kind.name()),
     }
 }
 
@@ -431,12 +477,20 @@ impl<T: Element> Module<T> for SentimentModel<T> {
     fn visit<'m>(&'m self, visitor: &mut Visitor<'m, '_, T>) {
         visitor.module("embedding", &self.embedding);
         visitor.module(self.encoder.kind().name(), &self.encoder);
+        for (index, layer) in self.stacked.iter().enumerate() {
+            visitor.module(&stacked_name(layer.kind(), index + 1), layer);
+        }
+        visitor.module("dense", &self.dense);
         visitor.module("fc", &self.fc);
     }
 
     fn visit_mut(&mut self, visitor: &mut VisitorMut<'_, T>) {
         visitor.module("embedding", &mut self.embedding);
         visitor.module(self.encoder.kind().name(), &mut self.encoder);
+        for (index, layer) in self.stacked.iter_mut().enumerate() {
+            visitor.module(&stacked_name(layer.kind(), index + 1), layer);
+        }
+        visitor.module("dense", &mut self.dense);
         visitor.module("fc", &mut self.fc);
     }
 }
@@ -471,14 +525,107 @@ mod tests {
                 num_layers: 2,
                 ..tiny()
             };
-            let model = SentimentModel::<f32>::new(config, &mut StdRng::seed_from_u64(0));
+            let model = SentimentModel::<f32>::new(config.clone(), &mut StdRng::seed_from_u64(0));
             assert_eq!(config.num_params(), Some(model.num_params() as u128));
+            let sized = SentimentConfig {
+                layer_sizes: vec![5, 3, 2],
+                dense: Some(4),
+                ..config
+            };
+            let model = SentimentModel::<f32>::new(sized.clone(), &mut StdRng::seed_from_u64(0));
+            assert_eq!(sized.num_params(), Some(model.num_params() as u128));
         }
         let huge = SentimentConfig {
             hidden_size: usize::MAX,
             ..tiny()
         };
         assert_eq!(huge.num_params(), None);
+    }
+
+    /// Without masking, the model computes what the masked model computes
+    /// when told every step is valid: the padding runs through the encoder
+    /// and is pooled like any word (Keras without `mask_zero`); with it, the
+    /// padding changes nothing.
+    #[test]
+    fn masking_off_runs_the_padding_through_the_model() {
+        for pool in [SentimentPool::Last, SentimentPool::MaxMean] {
+            let masked = SentimentConfig {
+                pool,
+                dense: Some(3),
+                ..tiny()
+            };
+            let unmasked = SentimentConfig {
+                mask: false,
+                ..masked.clone()
+            };
+            let model = SentimentModel::<f64>::new(masked, &mut StdRng::seed_from_u64(1));
+            let mut plain = SentimentModel::<f64>::new(unmasked, &mut StdRng::seed_from_u64(2));
+            let weights = model.state_dict().into_iter().collect();
+            plain.load_state_dict(&weights, true).unwrap();
+            let tape = Tape::no_grad();
+            let ids = Indices::new(vec![3, 4, 0, 0, 5, 6, 7, 0], &[2, 4]);
+            let all_valid = Tensor::ones(&[2, 4]);
+            let unmasked = plain.forward(&tape, &ids, None).value().to_vec();
+            let as_valid = model
+                .forward(&tape, &ids, Some(&all_valid))
+                .value()
+                .to_vec();
+            assert_eq!(unmasked, as_valid, "{pool}");
+            let masked = model.forward(&tape, &ids, None).value().to_vec();
+            assert_ne!(
+                unmasked, masked,
+                "{pool}: the padding counts without a mask"
+            );
+        }
+    }
+
+    /// Keras' stacked model, Embedding -> BiLSTM(4, sequences) -> BiLSTM(2):
+    /// each layer of its own size reads the one below, and is named as Keras
+    /// names it.
+    #[test]
+    fn layers_of_their_own_sizes_stack() {
+        let config = SentimentConfig {
+            layer_sizes: vec![4, 2],
+            pool: SentimentPool::Last,
+            ..tiny()
+        };
+        let model = SentimentModel::<f64>::new(config, &mut StdRng::seed_from_u64(0));
+        let shapes: Vec<(String, Vec<usize>)> = model
+            .named_params()
+            .into_iter()
+            .map(|(name, p)| (name, p.value().shape().to_vec()))
+            .collect();
+        let shape_of = |wanted: &str| {
+            let (_, shape) = shapes
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .expect(wanted);
+            shape.clone()
+        };
+        assert_eq!(shape_of("lstm.weight_ih_l0"), [16, 3]);
+        assert_eq!(shape_of("lstm.weight_hh_l0_reverse"), [16, 4]);
+        assert_eq!(shape_of("lstm_1.weight_ih_l0"), [8, 8]);
+        assert_eq!(shape_of("lstm_1.weight_hh_l0_reverse"), [8, 2]);
+        assert_eq!(shape_of("fc.weight"), [1, 4]);
+        // The upper layer reads the lower one's outputs, step by step.
+        let tape = Tape::no_grad();
+        let ids = Indices::new(vec![0, 3, 4, 5, 6, 7], &[2, 3]);
+        let x = model.embedding.forward(&tape, &ids);
+        let mask = model.embedding.compute_mask(&ids);
+        let options = SequenceOptions {
+            mask: mask.as_ref(),
+            ..Default::default()
+        };
+        let below = model.encoder.forward_options(&tape, &x, &options).output;
+        let top = model.stacked[0].forward_options(&tape, &below, &options);
+        let expected = model.fc.forward(&tape, &top.final_hidden());
+        let logits = model.forward(&tape, &ids, None);
+        assert_eq!(logits.value().to_vec(), expected.value().to_vec());
+        let text = model.summary(2, 3).to_string();
+        assert!(
+            text.contains("lstm_1") && text.contains("[2, 3, 8]"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -609,9 +756,11 @@ mod tests {
             head: SentimentHead::TwoClass,
             init: InitScheme::PyTorch,
             pool: SentimentPool::Max,
+            layer_sizes: vec![4, 2],
             ..tiny()
         };
         let metadata = config.to_metadata();
+        assert_eq!(metadata["layer_sizes"], "4,2");
         assert_eq!(SentimentConfig::from_metadata(&metadata), Ok(config));
         // A checkpoint written before pooling existed reads the final state.
         let mut older = metadata.clone();

@@ -66,6 +66,9 @@ pub struct TrainerConfig {
     pub resume: bool,
     /// Print a progress bar and a line per epoch.
     pub verbose: bool,
+    /// Also keep each epoch's weights, as `epoch_<n>.safetensors` (Keras'
+    /// `ModelCheckpoint("ckpt_{epoch}")`); off by default.
+    pub save_every_epoch: bool,
     /// Written into every checkpoint: what rebuilds the model (its
     /// configuration, a vocabulary) and the settings that define the run
     /// (the data, the batch size, the learning rate). A resumed run must
@@ -86,6 +89,7 @@ impl TrainerConfig {
             lr_schedule: LrSchedule::default(),
             resume: false,
             verbose: true,
+            save_every_epoch: false,
             metadata: Metadata::new(),
         }
     }

@@ -155,6 +155,19 @@ impl RunDirectory {
         Ok(())
     }
 
+    /// The weights after epoch `epoch` (from 1), as `epoch_<epoch>.safetensors`.
+    pub(crate) fn save_epoch<M: Module<f32>>(
+        &self,
+        config: &TrainerConfig,
+        run: &RunState,
+        model: &M,
+        epoch: usize,
+    ) -> Result<(), TrainError> {
+        let path = self.path.join(format!("epoch_{epoch}.safetensors"));
+        checkpoint::save_with_metadata(model, &Self::metadata(config, run), path)?;
+        Ok(())
+    }
+
     pub(crate) fn save_last<M: Module<f32>>(
         &self,
         config: &TrainerConfig,

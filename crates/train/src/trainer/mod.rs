@@ -320,7 +320,8 @@ impl<R> Trainer<R> {
     }
 
     /// Writes the epoch's files: the best checkpoint if it `improved`, the
-    /// history and its curves, and the last checkpoint.
+    /// epoch's own if every epoch is kept, the history and its curves, and
+    /// the last checkpoint.
     fn save_epoch<M: Module<f32>>(
         &self,
         run: &RunState,
@@ -330,6 +331,10 @@ impl<R> Trainer<R> {
     ) -> Result<(), TrainError> {
         if improved {
             self.directory.save_best(&self.config, run, model)?;
+        }
+        if self.config.save_every_epoch {
+            self.directory
+                .save_epoch(&self.config, run, model, run.epochs_done)?;
         }
         self.directory.save_history(&run.history)?;
         self.directory

@@ -79,3 +79,15 @@ impl BatchSource for crate::data::text::CharLoader<'_> {
         self.batches(epoch)
     }
 }
+
+impl BatchSource for crate::data::SeriesLoader<'_> {
+    type Batch = crate::data::SeriesBatch;
+
+    fn num_batches(&self) -> usize {
+        crate::data::SeriesLoader::num_batches(self)
+    }
+
+    fn epoch(&self, epoch: u64) -> impl Iterator<Item = crate::data::SeriesBatch> + '_ {
+        self.batches(epoch)
+    }
+}

@@ -65,3 +65,15 @@ pub fn run_example(name: &str, args: &[&str]) -> Output {
         .output()
         .expect("the example starts")
 }
+
+/// The standard output of a run that must have succeeded; if it failed,
+/// the test fails showing both of its outputs.
+pub fn stdout_of_success(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}

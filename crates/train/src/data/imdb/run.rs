@@ -29,10 +29,20 @@ pub struct ImdbOptions {
     /// Which end of a long review is cut
     #[arg(long, value_enum, default_value_t = Side::Pre)]
     pub truncate: Side,
+    /// Which end of a short review is padded (pre: the padding comes first, as
+    /// Keras' pad_sequences does by default)
+    #[arg(long, value_enum, default_value_t = Side::Pre)]
+    pub padding: Side,
     /// The share of the training reviews held out for validation (0: none;
     /// best.safetensors is then the last epoch's)
     #[arg(long, default_value_t = DEFAULT_VALIDATION_FRACTION, value_parser = probability)]
     pub validation_split: f64,
+    /// Validate on the test reviews after every epoch and train on all the
+    /// training reviews, as tutorials that pass validation_data=(x_test,
+    /// y_test) do; the best epoch is then chosen on the test set, so the
+    /// test figure is optimistic
+    #[arg(long, conflicts_with = "validation_split")]
+    pub validate_on_test: bool,
     /// Use only N training and N test reviews (a quick smoke run)
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
@@ -79,7 +89,12 @@ impl ImdbOptions {
         let imdb = Imdb::load(&DataPaths::from_env(self.data.clone()), &config)?;
         let reviews = spread(imdb.train, self.limit);
         let all = reviews.len();
-        let (mut train, mut validation) = split_validation(reviews, self.validation_split, seed)?;
+        let held_out = if self.validate_on_test {
+            0.0
+        } else {
+            self.validation_split
+        };
+        let (mut train, mut validation) = split_validation(reviews, held_out, seed)?;
         if train.is_empty() {
             return Err(DataError::InvalidArgument(format!(
                 "--validation-split {} leaves no training reviews (of {all})",
@@ -87,6 +102,9 @@ impl ImdbOptions {
             )));
         }
         let mut test = spread(imdb.test, self.limit);
+        if self.validate_on_test {
+            validation.clone_from(&test);
+        }
         Review::truncate_all(&mut train, self.max_len, self.truncate);
         Review::truncate_all(&mut validation, self.eval_tokens(), self.truncate);
         Review::truncate_all(&mut test, self.eval_tokens(), self.truncate);
@@ -97,5 +115,22 @@ impl ImdbOptions {
             vocab: imdb.vocab,
             cache: imdb.cache,
         })
+    }
+
+    /// The settings of these options that decide which reviews a run trains
+    /// and validates on, as checkpoint metadata (`data.validation_split`,
+    /// `data.validate_on_test`, `data.limit`): a resumed run must keep them.
+    pub fn split_metadata(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "data.validation_split".into(),
+                self.validation_split.to_string(),
+            ),
+            (
+                "data.validate_on_test".into(),
+                self.validate_on_test.to_string(),
+            ),
+            ("data.limit".into(), format!("{:?}", self.limit)),
+        ]
     }
 }
