@@ -1,4 +1,4 @@
-//! Walk 1 of 4, the `tensor` crate: a tensor is a shared buffer read through
+//! Walk 1 of 5, the `tensor` crate: a tensor is a shared buffer read through
 //! a shape, strides and an offset, so views (a transpose, a narrow, a
 //! broadcast) are new strides over the same numbers, and copy nothing.
 //!

@@ -1,4 +1,4 @@
-//! Walk 2 of 4, the `autograd` crate: a tape records every op of a forward
+//! Walk 2 of 5, the `autograd` crate: a tape records every op of a forward
 //! pass; `backward` walks it once in reverse, applying each op's local
 //! derivative (the chain rule). A recurrent network on a tape is its
 //! unrolled graph: backpropagation through time is plain backward.

@@ -1,4 +1,4 @@
-//! Walk 3 of 4, the `nn` crate's cells: one LSTM step written by hand with
+//! Walk 3 of 5, the `nn` crate's cells: one LSTM step written by hand with
 //! autograd ops, beside `nn::LstmCell`, which is the same equations with the
 //! four gates fused into two matrix products (and, by default, the
 //! elementwise part as one op with a hand-written backward).

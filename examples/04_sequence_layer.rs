@@ -1,4 +1,4 @@
-//! Walk 4 of 4, the `nn` crate's sequence layer: `nn::Lstm` (like `Gru` and
+//! Walk 4 of 5, the `nn` crate's sequence layer: `nn::Lstm` (like `Gru` and
 //! `Rnn`, one time loop over a cell) runs a padded batch, both directions,
 //! and hands back the output at every step and the final states.
 //!

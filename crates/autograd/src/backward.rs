@@ -131,13 +131,13 @@ impl<T: Element> Tape<T> {
             };
             // Every consumer of this node came later and has run: its gradient
             // is complete. A node nobody downstream used has none: skip it.
-            let Some(grad_output) = (if retain {
-                grads.slot(id).clone()
-            } else {
-                grads.slot(id).take()
-            }) else {
+            let Some(mut grad_output) = grads.slot(id).take() else {
                 continue;
             };
+            grad_output = self.run_hooks(id, grad_output, op);
+            if retain {
+                *grads.slot(id) = Some(grad_output.clone());
+            }
             let Some((rule, saved)) = self.take_rule(id) else {
                 continue; // a leaf: its gradient stays in `grads`
             };
@@ -159,5 +159,35 @@ impl<T: Element> Tape<T> {
         }
         self.release();
         Ok(grads)
+    }
+
+    /// `grad` after node `id`'s hooks ([`Var::register_hook`]), in order.
+    fn run_hooks(&self, id: usize, grad: Tensor<T>, op: &str) -> Tensor<T> {
+        let hooks = {
+            let mut state = self.state.borrow_mut();
+            // Most tapes have no hooks: no lookup for them.
+            if state.hooks.is_empty() {
+                None
+            } else {
+                state.hooks.remove(&id)
+            }
+        };
+        let Some(mut hooks) = hooks else {
+            return grad;
+        };
+        let mut grad = grad;
+        for hook in &mut hooks {
+            if let Some(replacement) = hook(&grad) {
+                assert_eq!(
+                    replacement.shape(),
+                    grad.shape(),
+                    "a gradient hook on the output of {op} returned shape {:?} for a gradient of shape {:?}",
+                    replacement.shape(),
+                    grad.shape()
+                );
+                grad = replacement;
+            }
+        }
+        grad
     }
 }

@@ -31,11 +31,13 @@
 //! ## Reading order
 //! 1. [`tape`]: the Wengert list, [`Tape::record`], leaves, constants,
 //!    `no_grad` and training passes, `to_dot`.
-//! 2. [`var`]: [`Var`], a value on a tape, and its operators.
+//! 2. [`var`]: [`Var`], a value on a tape, and its operators; a var's
+//!    gradient kept ([`Var::retain_grad`]) or seen and changed as it flows
+//!    back ([`Var::register_hook`]).
 //! 3. [`param`](mod@param): [`Param`], a tensor that learns, with an identity
 //!    of its own, and how it becomes one leaf of each tape.
 //! 4. [`gradients`]: [`Gradients`], and how pieces of a gradient add up.
-//! 5. [`backward`]: the reverse sweep, one loop.
+//! 5. [`backward`]: the reverse sweep, one loop (and where the hooks run).
 //! 6. [`ops`]: every differentiable op, forward and backward together, by family.
 //! 7. [`gradcheck`](mod@gradcheck): checking any op against central finite differences.
 //!

@@ -91,6 +91,10 @@ pub type ParentGradients<T> = SmallVec<[Option<GradientPiece<T>>; 3]>;
 /// A backward rule: from the output's gradient to the parents' gradients.
 pub type BackwardRule<T> = Box<dyn FnOnce(BackwardInput<T>) -> ParentGradients<T>>;
 
+/// A gradient hook ([`Var::register_hook`]): sees a var's complete gradient
+/// during `backward`, and may return one to use in its place.
+pub type GradientHook<T> = Box<dyn FnMut(&Tensor<T>) -> Option<Tensor<T>>>;
+
 /// One recorded op.
 pub(crate) struct Node<T: Element> {
     /// The op's name, for `to_dot` and error messages.
@@ -120,6 +124,8 @@ pub(crate) struct TapeState<T: Element> {
     rng: StdRng,
     /// Set once `backward` has consumed the rules.
     pub(crate) spent: bool,
+    /// The hooks of each node that has any, in the order they were registered.
+    pub(crate) hooks: HashMap<usize, Vec<GradientHook<T>>>,
 }
 
 /// A recording of the forward pass. Cheap to clone: clones share one list.
@@ -154,6 +160,7 @@ impl<T: Element> Tape<T> {
                 training,
                 rng: StdRng::seed_from_u64(seed),
                 spent: false,
+                hooks: HashMap::new(),
             })),
         }
     }
@@ -360,6 +367,7 @@ impl<T: Element> Tape<T> {
             node.rule = None;
         }
         state.substitutes.clear();
+        state.hooks.clear();
     }
 
     /// Builds the input a rule receives.

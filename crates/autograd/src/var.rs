@@ -114,6 +114,47 @@ impl<T: Element> Var<T> {
         }
     }
 
+    /// Calls `hook` with this var's gradient `dL/dvar` during `backward`,
+    /// once it is complete (every use of the var has added its part) and
+    /// before it flows on to the var's inputs; a hook that returns a tensor
+    /// replaces the gradient (PyTorch's `register_hook`). Hooks of one var
+    /// run in the order they were registered, each seeing the last one's
+    /// result. To see, scale or clip a gradient in flight:
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use autograd::Tape;
+    /// use tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+    /// let h = &x * 3.0;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let log = seen.clone();
+    /// h.register_hook(move |grad| {
+    ///     log.borrow_mut().push(grad.to_vec()); // dL/dh, as it flows back
+    ///     Some(grad.scale(0.5))                  // halve it on its way to x
+    /// });
+    /// let grads = tape.backward(&h.square().sum()).unwrap();
+    /// assert_eq!(seen.borrow()[0], vec![6.0, 12.0]);  // dL/dh = 2h
+    /// assert_eq!(grads[&x].to_vec(), vec![9.0, 18.0]); // 3 * dL/dh / 2
+    /// ```
+    ///
+    /// # Panics
+    /// If the var needs no gradient (a constant, or on a tape that does not
+    /// record): no gradient will ever reach it. During `backward`, if a hook
+    /// returns a tensor of another shape than the gradient.
+    pub fn register_hook(&self, hook: impl FnMut(&Tensor<T>) -> Option<Tensor<T>> + 'static) {
+        let Some(id) = self.node else {
+            panic!(
+                "register_hook: this var needs no gradient (a constant, or recorded on a \
+                 tape that does not record), so no gradient will reach its hook"
+            );
+        };
+        let mut state = self.tape.state.borrow_mut();
+        state.hooks.entry(id).or_default().push(Box::new(hook));
+    }
+
     /// A constant on the same tape.
     pub(crate) fn constant_like(&self, value: Tensor<T>) -> Var<T> {
         self.tape.constant(value)

@@ -9,7 +9,9 @@
 //! ## Reading order
 //! 1. [`module`](mod@module): the [`Module`] trait. A model is a tree of layers holding
 //!    [`Param`]s; walking it with a [`Visitor`] names every parameter by its
-//!    path (`lstm.weight_ih_l0`), as PyTorch does; state dicts.
+//!    path (`lstm.weight_ih_l0`), as PyTorch does; state dicts; and
+//!    [`gradcheck`](mod@gradcheck): every parameter of a module checked
+//!    against finite differences in one call.
 //! 2. [`init`]: Glorot, orthogonal and PyTorch's uniform initializers, and why.
 //! 3. [`linear`], [`embedding`], [`dropout`], [`activation`]: the simple layers.
 //! 4. [`cell`]: the [`RnnCell`], [`LstmCell`] and [`GruCell`], one time step
@@ -99,6 +101,7 @@ pub mod checkpoint;
 pub mod dropout;
 pub mod embedding;
 pub mod fast;
+pub mod gradcheck;
 pub mod init;
 pub mod linear;
 pub mod module;
@@ -119,6 +122,7 @@ pub use cell::{
 pub use checkpoint::{CheckpointError, Metadata, Problem};
 pub use dropout::Dropout;
 pub use embedding::{Embedding, EmbeddingOptions};
+pub use gradcheck::{gradcheck_module, gradcheck_module_with};
 pub use init::{Init, InitScheme};
 pub use linear::{Linear, LinearOptions};
 pub use module::{LoadReport, Module, ShapeMismatch, StateDictError, Visitor, VisitorMut};

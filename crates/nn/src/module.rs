@@ -410,6 +410,10 @@ impl fmt::Display for StateDictError {
                 m.name, m.found, m.expected
             )?;
         }
+        if let Some(hint) = crate::checkpoint::prefix::prefix_hint(&self.missing, &self.unexpected)
+        {
+            write!(f, "\n{hint}")?;
+        }
         Ok(())
     }
 }

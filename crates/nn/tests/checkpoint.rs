@@ -215,3 +215,45 @@ fn non_finite_weights_are_refused_at_write_time() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "the good file stays");
     assert_eq!(common::file_names(dir.path()), ["model.safetensors"]);
 }
+
+/// A file saved from inside a wrapper (`model.` before every name) fails to
+/// load, and the error says which prefix differs; stripping it loads the
+/// file. A part of a model's file loads into that part alone once its
+/// prefix is stripped, and the part's own file into the whole model once
+/// the prefix is added.
+#[test]
+fn a_prefix_on_every_name_is_pointed_out_and_renamed_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wrapped.safetensors");
+    let trained = sentiment(1);
+    let wrapped = checkpoint::add_prefix(trained.state_dict().into_iter().collect(), "model.");
+    let wrapped: Vec<(String, Tensor<f32>)> = wrapped.into_iter().collect();
+    checkpoint::save_tensors(&wrapped, &Metadata::new(), &path).unwrap();
+    let mut model = sentiment(2);
+    let message = checkpoint::load(&mut model, &path).unwrap_err().to_string();
+    assert!(
+        message.contains("every name differs by the prefix \"model.\"")
+            && message.contains("strip_prefix"),
+        "{message}"
+    );
+    let file = checkpoint::read::<f32>(&path).unwrap();
+    let error = model.load_state_dict(&file.tensors, true).unwrap_err();
+    assert!(error.to_string().contains("\"model.\""), "{error}");
+    model
+        .load_state_dict(&checkpoint::strip_prefix(file.tensors, "model."), true)
+        .unwrap();
+    assert_eq!(values(&model), values(&trained));
+
+    // The LSTM of the file, alone.
+    let mut lstm = sentiment(3).lstm;
+    let part: std::collections::BTreeMap<String, Tensor<f32>> = trained
+        .state_dict()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("lstm."))
+        .collect();
+    let error = lstm.load_state_dict(&part, true).unwrap_err().to_string();
+    assert!(error.contains("\"lstm.\""), "{error}");
+    lstm.load_state_dict(&checkpoint::strip_prefix(part, "lstm."), true)
+        .unwrap();
+    assert_eq!(values(&lstm), values(&trained.lstm));
+}

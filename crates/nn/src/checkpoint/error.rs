@@ -134,6 +134,20 @@ impl fmt::Display for CheckpointError {
         for problem in &self.problems {
             write!(f, "\n  - {problem}")?;
         }
+        let names = |wanted: fn(&Problem) -> Option<&String>| -> Vec<String> {
+            self.problems.iter().filter_map(wanted).cloned().collect()
+        };
+        let missing = names(|p| match p {
+            Problem::Missing { name, .. } => Some(name),
+            _ => None,
+        });
+        let unexpected = names(|p| match p {
+            Problem::Unexpected { name, .. } => Some(name),
+            _ => None,
+        });
+        if let Some(hint) = super::prefix::prefix_hint(&missing, &unexpected) {
+            write!(f, "\n{hint}")?;
+        }
         Ok(())
     }
 }

@@ -11,7 +11,9 @@
 //! exactly**: our names are the paths to our fields, so the PyTorch module's
 //! attributes must be called as our fields are (`self.embedding`, `self.lstm`,
 //! `self.fc`). There is no table of renamings; a file under other names
-//! loads after renaming its tensors, or in part with [`load_with`].
+//! loads after renaming its tensors ([`strip_prefix`] and [`add_prefix`] for
+//! the common case, one prefix on every name, which a failed load points
+//! out), or in part with [`load_with`].
 //!
 //! Four promises:
 //! - **Loading is all or nothing.** The file is read and every tensor checked
@@ -44,6 +46,7 @@
 
 mod error;
 mod format;
+pub mod prefix;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -58,6 +61,7 @@ use error::error;
 pub use error::{CheckpointError, Problem};
 use format::{content_checksum, dtype_of, from_view};
 pub use format::{to_safetensors, CHECKSUM_KEY};
+pub use prefix::{add_prefix, strip_prefix};
 
 /// A checkpoint's metadata: string pairs, `key -> value`, kept in the
 /// file's header beside the tensors.

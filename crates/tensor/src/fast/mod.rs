@@ -26,6 +26,8 @@
 //!    CPU never takes its slow path for them (what a fading gradient needs).
 //! 6. [`heap`]: keeping freed buffers in the process, so the allocator does
 //!    not hand a training step fresh pages (and their page faults) every time.
+//! 7. [`build_profile`]: whether this crate was compiled with optimisation,
+//!    and the one-line warning the first matrix product prints if not.
 //!
 //! ## The seam
 //! The core enters this appendix through three doors, and nowhere else:
@@ -39,6 +41,7 @@
 //! `unsafe` in this crate lives here only (the pool, `simd`, the packing,
 //! the kernels and the floating-point mode), each block with a `// SAFETY:` line.
 
+pub mod build_profile;
 pub mod denormals;
 pub mod fastmath;
 pub mod heap;

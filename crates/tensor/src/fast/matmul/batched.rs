@@ -47,6 +47,7 @@ pub fn batched_gemm<T: Element>(
     kernel: Option<Kernel>,
     threads: Option<usize>,
 ) {
+    crate::fast::build_profile::warn_once_if_unoptimized();
     let BatchedOperands { batch, a, b, .. } = *operands;
     let [m, k, n] = operands.mkn;
     let ([a_rs, a_cs], [b_rs, b_cs]) = (operands.a_strides, operands.b_strides);
