@@ -4,20 +4,23 @@
 //! `tests/fixtures/make_fixtures.py` (rerun it to regenerate them); each case
 //! has the PyTorch `state_dict` (loaded here with `nn::checkpoint::load`,
 //! under PyTorch's own names) and the inputs, outputs, final states and
-//! gradients. Outputs and gradients must agree to 1e-10.
+//! gradients. Outputs and gradients must agree to 1e-10. The optimizers,
+//! the gradient clips and the initializers are checked against
+//! `tests/fixtures/make_optim_fixtures.py`'s fixture at the end.
 
 use std::path::PathBuf;
 
-use autograd::{Reduction, Tape};
+use autograd::{Param, Reduction, Tape};
 use nn::checkpoint;
 use nn::{
-    lengths_to_mask, Activation, CellKind, CellOptions, CellState, Module, Recurrent,
+    lengths_to_mask, Activation, CellKind, CellOptions, CellState, Init, Module, Recurrent,
     RecurrentCell, RecurrentConfig, SequenceOptions, Visitor, VisitorMut,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
 use train::models::{SentimentConfig, SentimentModel, SentimentPool};
+use train::optim::{clip_grad_norm, clip_grad_value, Adagrad, Adam, Optimizer, RmsProp, Sgd};
 
 const TOLERANCE: f64 = 1e-10;
 const INPUT: usize = 3;
@@ -375,4 +378,170 @@ fn a_pytorch_state_dict_with_extra_and_integer_entries_loads_when_not_strict() {
     let mask = lengths_to_mask(&data.integers("lengths"), ids_shape[1]);
     let logits = model.forward(&Tape::no_grad(), &ids, Some(&mask));
     assert_close("logits", logits.value(), data.get("logits"));
+}
+
+// ---------------------------------------------------------------------------
+// Optimizers, gradient clipping and initializers, against
+// `tests/fixtures/make_optim_fixtures.py`.
+
+/// One optimizer case: its name in the fixture, and the same optimizer here.
+type OptimizerCase = (&'static str, Box<dyn Fn() -> Box<dyn Optimizer<f64>>>);
+
+fn optimizer_cases() -> Vec<OptimizerCase> {
+    vec![
+        (
+            "sgd_momentum",
+            Box::new(|| {
+                let mut sgd = Sgd::new(0.1).with_momentum(0.9);
+                sgd.weight_decay = 0.01;
+                Box::new(sgd)
+            }),
+        ),
+        (
+            "sgd_nesterov",
+            Box::new(|| {
+                let mut sgd = Sgd::new(0.1).with_nesterov(0.9);
+                sgd.weight_decay = 0.01;
+                Box::new(sgd)
+            }),
+        ),
+        (
+            "adam_l2",
+            Box::new(|| {
+                let mut adam = Adam::new(0.01);
+                adam.weight_decay = 0.1;
+                Box::new(adam)
+            }),
+        ),
+        (
+            "adam_amsgrad",
+            Box::new(|| {
+                let mut adam = Adam::new(0.01);
+                (adam.amsgrad, adam.weight_decay) = (true, 0.01);
+                Box::new(adam)
+            }),
+        ),
+        ("adamw", Box::new(|| Box::new(Adam::adamw(0.01, 0.1)))),
+        (
+            "adagrad",
+            Box::new(|| {
+                let mut adagrad = Adagrad::new(0.1);
+                (adagrad.lr_decay, adagrad.weight_decay) = (0.01, 0.01);
+                Box::new(adagrad)
+            }),
+        ),
+        ("rmsprop", Box::new(|| Box::new(RmsProp::new(0.01)))),
+    ]
+}
+
+/// Gradients equal to `grad` for `param`: the gradient of `sum(param * grad)`.
+fn gradients_of(param: &Param<f64>, grad: &Tensor<f64>) -> autograd::Gradients<f64> {
+    let tape = Tape::new();
+    let loss = (tape.param(param) * tape.constant(grad.clone())).sum();
+    tape.backward(&loss).unwrap()
+}
+
+/// Six steps of each optimizer from PyTorch's starting point and with its
+/// gradients land where PyTorch's did, step by step.
+#[test]
+fn optimizers_match_pytorch_step_by_step() {
+    let data = Data::load("optimizers.safetensors");
+    for (name, make) in optimizer_cases() {
+        let mut optimizer = make();
+        let mut param = Param::new(data.get(&format!("{name}.theta0")).clone());
+        let (grads, thetas) = (
+            data.get(&format!("{name}.grads")),
+            data.get(&format!("{name}.thetas")),
+        );
+        for step in 0..grads.dim(0) {
+            let grad = gradients_of(&param, &grads.select(0, step));
+            optimizer.step(&mut param, &grad).unwrap();
+            assert_close(
+                &format!("{name}, step {}", step + 1),
+                param.value(),
+                &thetas.select(0, step),
+            );
+        }
+    }
+}
+
+#[test]
+fn gradient_clipping_matches_pytorch() {
+    let data = Data::load("optimizers.safetensors");
+    let (a, b) = (
+        Param::new(Tensor::<f64>::zeros(&[3])),
+        Param::new(Tensor::<f64>::zeros(&[2])),
+    );
+    let gradients = || {
+        let tape = Tape::new();
+        let loss = (tape.param(&a) * tape.constant(data.get("clip.a").clone())).sum()
+            + (tape.param(&b) * tape.constant(data.get("clip.b").clone())).sum();
+        tape.backward(&loss).unwrap()
+    };
+    let mut grads = gradients();
+    let total = clip_grad_norm(&mut grads, 1.0).unwrap();
+    assert_close(
+        "clip_grad_norm's norm",
+        &Tensor::from_vec(vec![total], &[1]),
+        data.get("clip_norm.total"),
+    );
+    assert_close(
+        "clip_grad_norm a",
+        grads.param(&a).unwrap(),
+        data.get("clip_norm.a"),
+    );
+    assert_close(
+        "clip_grad_norm b",
+        grads.param(&b).unwrap(),
+        data.get("clip_norm.b"),
+    );
+    let mut grads = gradients();
+    clip_grad_value(&mut grads, 0.5).unwrap();
+    assert_close(
+        "clip_grad_value a",
+        grads.param(&a).unwrap(),
+        data.get("clip_value.a"),
+    );
+    assert_close(
+        "clip_grad_value b",
+        grads.param(&b).unwrap(),
+        data.get("clip_value.b"),
+    );
+}
+
+/// The generators differ, so the values cannot match; the spread can: each
+/// initializer's standard deviation on a [400, 250] weight within 2% of
+/// PyTorch's, and a uniform one's largest magnitude within 1% of PyTorch's.
+#[test]
+fn initializers_have_pytorchs_spread() {
+    let data = Data::load("optimizers.safetensors");
+    for init in [
+        Init::GlorotNormal,
+        Init::HeUniform,
+        Init::HeNormal,
+        Init::LecunUniform,
+        Init::LecunNormal,
+        Init::GlorotUniform,
+    ] {
+        let name = init.name().unwrap();
+        let values = init
+            .tensor::<f64>(&[400, 250], &mut StdRng::seed_from_u64(9))
+            .to_vec();
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let theirs = data.get(&format!("init.{name}.std")).item();
+        assert!(
+            (std / theirs - 1.0).abs() < 0.02,
+            "{name}: std {std}, PyTorch's {theirs}"
+        );
+        if name.ends_with("uniform") {
+            let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let theirs = data.get(&format!("init.{name}.max")).item();
+            assert!(
+                (largest / theirs - 1.0).abs() < 0.01,
+                "{name}: max {largest}, PyTorch's {theirs}"
+            );
+        }
+    }
 }

@@ -12,6 +12,10 @@
 //! | `Init::Constant(1)` | 1 | the LSTM forget-gate bias (`unit_forget_bias`) |
 //! | [`uniform`] `(-0.05, 0.05)` | `U(-0.05, 0.05)` | embeddings |
 //!
+//! Also on the menu, for a layer of your own ([`Init::tensor`]): Glorot
+//! normal, He (Kaiming) uniform and normal for ReLU layers, LeCun uniform
+//! and normal, each as PyTorch's `torch.nn.init` computes it.
+//!
 //! PyTorch initializes differently: every weight and bias of `nn.RNN`,
 //! `nn.LSTM`, `nn.GRU` from `U(-1/sqrt(H), 1/sqrt(H))`, `nn.Linear` from
 //! `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` and `nn.Embedding` from `N(0, 1)`.
@@ -56,20 +60,31 @@ pub enum Init {
     Normal(f64),
     /// [`glorot_uniform`].
     GlorotUniform,
+    /// Glorot (Xavier) normal: `N(0, 2 / (fan_in + fan_out))`.
+    GlorotNormal,
+    /// He (Kaiming) uniform, for ReLU layers: `U(-a, a)`, `a = sqrt(6 / fan_in)`.
+    HeUniform,
+    /// He (Kaiming) normal: `N(0, 2 / fan_in)`.
+    HeNormal,
+    /// LeCun uniform, for SELU or linear layers: `U(-a, a)`, `a = sqrt(3 / fan_in)`.
+    LecunUniform,
+    /// LeCun normal: `N(0, 1 / fan_in)`.
+    LecunNormal,
     /// [`orthogonal`].
     Orthogonal,
 }
 
 impl std::fmt::Display for Init {
-    /// `zeros`, `constant(c)`, `uniform(b)`, `normal(s)`, `glorot_uniform`, `orthogonal`.
+    /// `zeros`, `constant(c)`, `uniform(b)`, `normal(s)`, `glorot_uniform`,
+    /// `glorot_normal`, `he_uniform`, `he_normal`, `lecun_uniform`,
+    /// `lecun_normal`, `orthogonal` (Keras' names).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Init::Zeros => write!(f, "zeros"),
             Init::Constant(c) => write!(f, "constant({c})"),
             Init::Uniform(b) => write!(f, "uniform({b})"),
             Init::Normal(s) => write!(f, "normal({s})"),
-            Init::GlorotUniform => write!(f, "glorot_uniform"),
-            Init::Orthogonal => write!(f, "orthogonal"),
+            named => write!(f, "{}", named.name().unwrap_or("?")),
         }
     }
 }
@@ -89,10 +104,12 @@ impl std::str::FromStr for Init {
                 .and_then(|rest| rest.strip_prefix('('))
                 .and_then(|rest| rest.strip_suffix(')'))
         };
+        if let Some(named) = Init::NAMED.iter().find(|init| init.name() == Some(text)) {
+            return Ok(*named);
+        }
         match text {
             "zeros" => Ok(Init::Zeros),
-            "glorot_uniform" | "glorot" => Ok(Init::GlorotUniform),
-            "orthogonal" => Ok(Init::Orthogonal),
+            "glorot" => Ok(Init::GlorotUniform),
             _ => {
                 if let Some(c) = argument("constant") {
                     Ok(Init::Constant(number(c)?))
@@ -102,7 +119,8 @@ impl std::str::FromStr for Init {
                     Ok(Init::Normal(number(s)?))
                 } else {
                     Err(format!(
-                        "unknown initializer {text:?}: expected glorot_uniform, orthogonal, zeros, \
+                        "unknown initializer {text:?}: expected glorot_uniform, glorot_normal, \
+                         he_uniform, he_normal, lecun_uniform, lecun_normal, orthogonal, zeros, \
                          constant(c), uniform(b) or normal(s)"
                     ))
                 }
@@ -112,13 +130,53 @@ impl std::str::FromStr for Init {
 }
 
 impl Init {
+    /// The initializers without an argument, each known by [`Init::name`].
+    pub const NAMED: [Init; 7] = [
+        Init::GlorotUniform,
+        Init::GlorotNormal,
+        Init::HeUniform,
+        Init::HeNormal,
+        Init::LecunUniform,
+        Init::LecunNormal,
+        Init::Orthogonal,
+    ];
+
+    /// Keras' name of an initializer without an argument (`he_normal`).
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Init::GlorotUniform => "glorot_uniform",
+            Init::GlorotNormal => "glorot_normal",
+            Init::HeUniform => "he_uniform",
+            Init::HeNormal => "he_normal",
+            Init::LecunUniform => "lecun_uniform",
+            Init::LecunNormal => "lecun_normal",
+            Init::Orthogonal => "orthogonal",
+            Init::Zeros | Init::Constant(_) | Init::Uniform(_) | Init::Normal(_) => return None,
+        })
+    }
+
     /// A tensor of `shape` drawn from this initializer.
     ///
+    /// The scaled ones read the fans of a `[fan_out, fan_in]` matrix, as
+    /// PyTorch's `torch.nn.init` does (`xavier_normal_`; `kaiming_uniform_`
+    /// and `kaiming_normal_` with `nonlinearity="relu"`, and with `"linear"`
+    /// for LeCun's), and draw plain, untruncated normals as PyTorch does
+    /// (Keras truncates its normals at two standard deviations).
+    ///
     /// # Panics
-    /// For `GlorotUniform` and `Orthogonal`, if `shape` is not 2-D; for
-    /// `Constant`, `Uniform` and `Normal`, if the value, bound or standard
-    /// deviation is not finite (or is negative, for the last two).
+    /// For the Glorot, He, LeCun and orthogonal initializers, if `shape` is
+    /// not 2-D; for `Constant`, `Uniform` and `Normal`, if the value, bound
+    /// or standard deviation is not finite (or is negative, for the last two).
     pub fn tensor<T: Element>(&self, shape: &[usize], rng: &mut impl Rng) -> Tensor<T> {
+        let fans = || {
+            assert_eq!(
+                shape.len(),
+                2,
+                "{self}: needs a [fan_out, fan_in] shape, got {shape:?}"
+            );
+            (shape[0].max(1) as f64, shape[1].max(1) as f64)
+        };
+        let normal = |std: f64, rng: &mut _| Tensor::rand_normal(shape, 0.0, std, rng);
         match *self {
             Init::Zeros => Tensor::zeros(shape),
             Init::Constant(c) => {
@@ -126,8 +184,16 @@ impl Init {
                 Tensor::full(shape, T::from_f64(c))
             }
             Init::Uniform(bound) => uniform(shape, bound, rng),
-            Init::Normal(std) => Tensor::rand_normal(shape, 0.0, std, rng),
+            Init::Normal(std) => normal(std, rng),
             Init::GlorotUniform => glorot_uniform(shape, rng),
+            Init::GlorotNormal => {
+                let (fan_out, fan_in) = fans();
+                normal((2.0 / (fan_in + fan_out)).sqrt(), rng)
+            }
+            Init::HeUniform => uniform(shape, (6.0 / fans().1).sqrt(), rng),
+            Init::HeNormal => normal((2.0 / fans().1).sqrt(), rng),
+            Init::LecunUniform => uniform(shape, (3.0 / fans().1).sqrt(), rng),
+            Init::LecunNormal => normal((1.0 / fans().1).sqrt(), rng),
             Init::Orthogonal => orthogonal(shape, rng),
         }
     }
@@ -260,5 +326,52 @@ mod tests {
                 .to_vec(),
             vec![1.0, 1.0]
         );
+    }
+
+    #[test]
+    fn every_named_initializer_reads_back_from_its_name() {
+        for init in Init::NAMED {
+            let name = init.to_string();
+            assert_eq!(name.parse::<Init>(), Ok(init), "{name}");
+        }
+        assert!("kaiming".parse::<Init>().unwrap_err().contains("he_normal"));
+    }
+
+    /// The spread of each scaled initializer on a `[400, 250]` matrix: the
+    /// sample's standard deviation within 2% of the formula's, and a
+    /// uniform one's largest value within its bound.
+    #[test]
+    fn scaled_initializers_have_their_formulas_spread() {
+        let (fan_out, fan_in) = (400.0f64, 250.0f64);
+        let cases = [
+            (Init::GlorotNormal, (2.0 / (fan_in + fan_out)).sqrt(), None),
+            (Init::HeNormal, (2.0 / fan_in).sqrt(), None),
+            (Init::LecunNormal, (1.0 / fan_in).sqrt(), None),
+            (
+                Init::HeUniform,
+                (2.0 / fan_in).sqrt(),
+                Some((6.0 / fan_in).sqrt()),
+            ),
+            (
+                Init::LecunUniform,
+                (1.0 / fan_in).sqrt(),
+                Some((3.0 / fan_in).sqrt()),
+            ),
+        ];
+        for (init, std, bound) in cases {
+            let values = init
+                .tensor::<f64>(&[400, 250], &mut StdRng::seed_from_u64(7))
+                .to_vec();
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let sample_std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            assert!(
+                (sample_std / std - 1.0).abs() < 0.02,
+                "{init}: {sample_std} vs {std}"
+            );
+            if let Some(bound) = bound {
+                assert!(values.iter().all(|v| v.abs() <= bound), "{init}");
+            }
+        }
     }
 }

@@ -5,15 +5,15 @@
 /// The peak resident set size of this process in bytes (Linux's `VmHWM`),
 /// or `None` where the system does not report it.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kilobytes: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
+    proc_bytes("/proc/self/status", "VmHWM:")
+}
+
+/// The value of the `key` line (`"VmHWM:"`) of a Linux `/proc` file, given
+/// there in kilobytes, in bytes.
+fn proc_bytes(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value = text.lines().find_map(|line| line.strip_prefix(key))?;
+    let kilobytes: u64 = value.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kilobytes * 1024)
 }
 
@@ -28,16 +28,7 @@ pub fn peak_rss_text() -> String {
 /// The machine's physical memory in bytes (Linux's `MemTotal`), or `None`
 /// where the system does not report it.
 pub fn total_memory_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kilobytes: u64 = line
-        .trim_start_matches("MemTotal:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kilobytes * 1024)
+    proc_bytes("/proc/meminfo", "MemTotal:")
 }
 
 /// Checks that a model of `params` parameters (`None`: more than a number

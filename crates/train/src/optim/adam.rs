@@ -14,6 +14,9 @@ use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState};
 ///
 /// Weight decay `λ` is added to the gradient (`∇ + λθ`, PyTorch's `Adam`), or with
 /// `decoupled_weight_decay` applied to the weights directly (`θ ← θ - lr λ θ`, AdamW).
+/// With `amsgrad` (Reddi et al., 2018) the denominator uses the largest `v`
+/// seen so far, `v_max ← max(v_max, v)`, so a parameter's step never grows
+/// back after its gradients shrink (PyTorch's `amsgrad=True`).
 /// Defaults match PyTorch and Keras: `lr = 1e-3, β1 = 0.9, β2 = 0.999, ε = 1e-8` (Keras uses `ε = 1e-7`).
 #[derive(Clone, Debug)]
 pub struct Adam<T: Element = f32> {
@@ -29,6 +32,8 @@ pub struct Adam<T: Element = f32> {
     pub weight_decay: f64,
     /// AdamW: decay the weights directly instead of adding `λθ` to the gradient.
     pub decoupled_weight_decay: bool,
+    /// AMSGrad: divide by the running maximum of `v`.
+    pub amsgrad: bool,
     state: OptimizerState<T>,
 }
 
@@ -42,6 +47,7 @@ impl<T: Element> Adam<T> {
             epsilon: 1e-8,
             weight_decay: 0.0,
             decoupled_weight_decay: false,
+            amsgrad: false,
             state: OptimizerState::new(),
         }
     }
@@ -66,7 +72,11 @@ impl<T: Element> Optimizer<T> for Adam<T> {
     }
 
     fn buffers(&self) -> &'static [&'static str] {
-        &["exp_avg", "exp_avg_sq"]
+        if self.amsgrad {
+            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            &["exp_avg", "exp_avg_sq"]
+        }
     }
 
     fn learning_rate(&self) -> f64 {
@@ -113,20 +123,25 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         } else {
             (T::from_f64(self.weight_decay), T::ZERO)
         };
-        let [mean, mean_square] = buffers else {
-            unreachable!("Adam keeps two buffers")
+        let (mean, mean_square, mut largest) = match buffers {
+            [mean, mean_square] => (mean, mean_square, None),
+            [mean, mean_square, largest] => (mean, mean_square, Some(largest)),
+            _ => unreachable!("Adam keeps two buffers, three with AMSGrad"),
         };
-        for (((t, &g), m), v) in theta
-            .iter_mut()
-            .zip(grad)
-            .zip(mean.iter_mut())
-            .zip(mean_square.iter_mut())
-        {
+        for (i, ((t, &g), m)) in theta.iter_mut().zip(grad).zip(mean.iter_mut()).enumerate() {
+            let v = &mut mean_square[i];
             let g = g + coupled * *t;
             *m = b1 * *m + (T::ONE - b1) * g;
             *v = b2 * *v + (T::ONE - b2) * g * g;
+            let denominator = match largest.as_deref_mut() {
+                Some(largest) => {
+                    largest[i] = if *v > largest[i] { *v } else { largest[i] };
+                    largest[i]
+                }
+                None => *v,
+            };
             *t -= decoupled * *t;
-            *t -= step_size * *m / (v.sqrt() + epsilon);
+            *t -= step_size * *m / (denominator.sqrt() + epsilon);
         }
     }
 }
@@ -171,5 +186,40 @@ mod tests {
             adam.update_param(&mut theta, &grad, &mut state);
         }
         assert!((theta[0] - 3.0).abs() < 1e-3, "{}", theta[0]);
+    }
+
+    /// Gradients 1, 0, 0: `v` decays after the first step, and plain Adam
+    /// divides by the smaller `v`; AMSGrad keeps the first, larger one, so
+    /// its later steps are smaller.
+    #[test]
+    fn amsgrad_divides_by_the_largest_second_moment() {
+        let run = |amsgrad: bool| {
+            let adam = Adam {
+                amsgrad,
+                ..Adam::new(0.1)
+            };
+            let mut state = ParamState {
+                step: 0,
+                shape: vec![1],
+                buffers: vec![vec![0.0]; if amsgrad { 3 } else { 2 }],
+            };
+            let mut theta = [0.0];
+            for g in [1.0, 0.0, 0.0] {
+                state.step += 1;
+                adam.update_param(&mut theta, &[g], &mut state);
+            }
+            theta[0]
+        };
+        let (plain, ams) = (run(false), run(true));
+        assert!(ams > plain, "{ams} vs {plain}");
+        assert_eq!(
+            Adam::<f64> {
+                amsgrad: true,
+                ..Adam::new(0.1)
+            }
+            .buffers()
+            .len(),
+            3
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Gradient clipping by global norm.
+//! Gradient clipping: by global norm, or by value.
 
 use std::fmt;
 
@@ -12,6 +12,8 @@ pub enum ClipError {
     InvalidMaxNorm(f64),
     /// The gradients' norm is NaN or infinite: some gradient is.
     NonFiniteNorm(f64),
+    /// The bound of [`clip_grad_value`] is negative, zero or not a number.
+    InvalidClipValue(f64),
 }
 
 impl fmt::Display for ClipError {
@@ -24,6 +26,10 @@ impl fmt::Display for ClipError {
             ClipError::NonFiniteNorm(norm) => write!(
                 f,
                 "clip_grad_norm: the gradient norm is {norm}; some gradient is not finite"
+            ),
+            ClipError::InvalidClipValue(value) => write!(
+                f,
+                "clip_grad_value: the bound must be a positive number, got {value}"
             ),
         }
     }
@@ -67,7 +73,13 @@ fn sum_of_squares<T: Element>(values: &[T]) -> f64 {
 
 /// Rescales all parameter gradients together so their global L2 norm is at
 /// most `max_norm` (PyTorch's `clip_grad_norm_`): if `‖g‖ > max_norm`, every
-/// `g_i ← g_i * max_norm / ‖g‖`. Returns the norm before clipping.
+/// `g_i ← g_i * max_norm / (‖g‖ + 1e-6)`. Returns the norm before clipping.
+///
+/// PyTorch multiplies every gradient by `min(1, max_norm / (‖g‖ + 1e-6))`
+/// on every call; the two agree everywhere except in the sliver where
+/// `‖g‖ <= max_norm` but `‖g‖ + 1e-6 > max_norm`, which PyTorch scales by a
+/// factor just under 1 and this leaves alone (a gradient under the limit is
+/// never touched here, bit for bit).
 ///
 /// # Errors
 /// If `max_norm` is not a positive number, or the norm is not finite (the
@@ -91,6 +103,37 @@ pub fn clip_grad_norm<T: Element>(
         }
     }
     Ok(norm)
+}
+
+/// Clamps every element of every parameter gradient to `[-clip_value,
+/// clip_value]` (PyTorch's `clip_grad_value_`, Keras' `clipvalue`). Unlike
+/// the norm clip, this changes the gradient's direction.
+///
+/// # Errors
+/// If `clip_value` is not a positive number (the gradients are left as
+/// they are).
+pub fn clip_grad_value<T: Element>(
+    grads: &mut Gradients<T>,
+    clip_value: f64,
+) -> Result<(), ClipError> {
+    if !(clip_value > 0.0 && clip_value.is_finite()) {
+        return Err(ClipError::InvalidClipValue(clip_value));
+    }
+    let (low, high) = (T::from_f64(-clip_value), T::from_f64(clip_value));
+    for id in grads.param_ids() {
+        let g = grads.by_id_mut(id).expect("listed with a gradient");
+        // NaN stays NaN: a clamp must not hide a broken gradient.
+        *g = g.map(|x| {
+            if x < low {
+                low
+            } else if x > high {
+                high
+            } else {
+                x
+            }
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -127,5 +170,28 @@ mod tests {
             clip_grad_norm(&mut grads, 1.0),
             Err(ClipError::NonFiniteNorm(n)) if n.is_nan()
         ));
+    }
+
+    /// Gradients [3, -0.5] and [-4]: clipped to 1 by value, [1, -0.5] and [-1].
+    #[test]
+    fn clipping_by_value_clamps_each_element() {
+        let (a, b) = (
+            Param::new(Tensor::<f64>::zeros(&[2])),
+            Param::new(Tensor::<f64>::zeros(&[1])),
+        );
+        let tape = Tape::new();
+        let weights = tape.constant(Tensor::from_vec(vec![3.0, -0.5], &[2]));
+        let loss = (tape.param(&a) * weights).sum() + tape.param(&b).mul_scalar(-4.0).sum();
+        let mut grads = tape.backward(&loss).unwrap();
+        for bad in [-1.0, 0.0, f64::NAN] {
+            let error = clip_grad_value(&mut grads, bad).unwrap_err();
+            assert!(
+                error.to_string().contains("must be a positive number"),
+                "{bad}"
+            );
+        }
+        clip_grad_value(&mut grads, 1.0).unwrap();
+        assert_eq!(grads.param(&a).unwrap().to_vec(), vec![1.0, -0.5]);
+        assert_eq!(grads.param(&b).unwrap().to_vec(), vec![-1.0]);
     }
 }

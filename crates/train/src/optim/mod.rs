@@ -5,10 +5,13 @@
 //! (momentum, running averages). Each rule is one small file with its update
 //! equations in the doc comment:
 //!
-//! - [`Sgd`]: `θ ← θ - lr (∇ + λθ)`, with optional momentum;
+//! - [`Sgd`]: `θ ← θ - lr (∇ + λθ)`, with optional momentum (or Nesterov's);
 //! - [`Adam`]: running averages of the gradient and its square, bias-corrected;
-//!   [`Adam::adamw`] decouples the weight decay (AdamW);
-//! - [`RmsProp`]: divides by a running root-mean-square of the gradient.
+//!   [`Adam::adamw`] decouples the weight decay (AdamW), and `amsgrad`
+//!   divides by the largest second moment seen;
+//! - [`RmsProp`]: divides by a running root-mean-square of the gradient;
+//! - [`Adagrad`]: divides by the root of the summed squares of every
+//!   gradient so far.
 //!
 //! One call updates a whole model: [`Optimizer::step`] walks the model's
 //! parameters, finds each one's gradient by its identity, and applies the
@@ -18,17 +21,20 @@
 //! ([`Optimizer::state_dict`]) and read back into any model with those names.
 //!
 //! [`clip_grad_norm`] rescales all gradients together when their global norm
-//! is too large, the standard guard against exploding gradients in RNNs.
+//! is too large, the standard guard against exploding gradients in RNNs;
+//! [`clip_grad_value`] clamps each element instead.
 //! An [`LrSchedule`] lowers the learning rate as training goes on.
 
+mod adagrad;
 mod adam;
 mod clip;
 mod rmsprop;
 mod schedule;
 mod sgd;
 
+pub use adagrad::Adagrad;
 pub use adam::Adam;
-pub use clip::{clip_grad_norm, global_norm, ClipError};
+pub use clip::{clip_grad_norm, clip_grad_value, global_norm, ClipError};
 pub use rmsprop::RmsProp;
 pub use schedule::{LrSchedule, LrShape};
 pub use sgd::Sgd;

@@ -10,6 +10,7 @@ use super::{check_hyperparameter, OptimError, Optimizer, OptimizerState};
 /// d = ∇ + λ θ               (weight decay λ)
 /// v ← μ v + d               (momentum μ; v = d at the first step)
 /// θ ← θ - lr v              (θ ← θ - lr d when μ = 0)
+/// θ ← θ - lr (d + μ v)      (Nesterov momentum: the step looks ahead along v)
 /// ```
 #[derive(Clone, Debug)]
 pub struct Sgd<T: Element = f32> {
@@ -19,6 +20,8 @@ pub struct Sgd<T: Element = f32> {
     pub momentum: f64,
     /// L2 weight decay `λ`.
     pub weight_decay: f64,
+    /// Nesterov momentum (needs `momentum > 0`).
+    pub nesterov: bool,
     state: OptimizerState<T>,
 }
 
@@ -29,6 +32,7 @@ impl<T: Element> Sgd<T> {
             learning_rate,
             momentum: 0.0,
             weight_decay: 0.0,
+            nesterov: false,
             state: OptimizerState::new(),
         }
     }
@@ -36,6 +40,13 @@ impl<T: Element> Sgd<T> {
     /// Sets the momentum.
     pub fn with_momentum(mut self, momentum: f64) -> Self {
         self.momentum = momentum;
+        self
+    }
+
+    /// Sets Nesterov momentum `μ` (PyTorch's `SGD(nesterov=True)`).
+    pub fn with_nesterov(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self.nesterov = true;
         self
     }
 }
@@ -64,6 +75,11 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
     fn validate(&self) -> Result<(), OptimError> {
         check_hyperparameter::<T>("learning_rate", self.learning_rate, 0.0)?;
         check_hyperparameter::<T>("momentum", self.momentum, 0.0)?;
+        if self.nesterov && self.momentum == 0.0 {
+            return Err(OptimError::Hyperparameter(
+                "nesterov needs a momentum above 0, got 0".to_string(),
+            ));
+        }
         check_hyperparameter::<T>("weight_decay", self.weight_decay, 0.0)
     }
 
@@ -84,10 +100,11 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
         match buffers.first_mut() {
             Some(velocity) => {
                 let first = step == 1;
+                let nesterov = self.nesterov;
                 for ((t, &g), v) in theta.iter_mut().zip(grad).zip(velocity.iter_mut()) {
                     let d = g + decay * *t;
                     *v = if first { d } else { mu * *v + d };
-                    *t -= lr * *v;
+                    *t -= lr * if nesterov { d + mu * *v } else { *v };
                 }
             }
             None => {
@@ -127,5 +144,26 @@ mod tests {
         s.step = 1;
         Sgd::new(0.1).update_param(&mut theta, &[0.5], &mut s);
         assert!((theta[0] - 0.95).abs() < 1e-12);
+    }
+
+    /// θ = 1, ∇ = 0.5, lr = 0.1, μ = 0.9, Nesterov: v = 0.5, θ = 1 - 0.1 (0.5
+    /// + 0.45) = 0.905; then v = 0.95, θ = 0.905 - 0.1 (0.5 + 0.855) = 0.7695.
+    #[test]
+    fn nesterov_looks_ahead_along_the_velocity() {
+        let sgd = Sgd::new(0.1).with_nesterov(0.9);
+        let (mut theta, mut s) = ([1.0], state(1));
+        for expected in [0.905, 0.7695] {
+            s.step += 1;
+            sgd.update_param(&mut theta, &[0.5], &mut s);
+            assert!((theta[0] - expected).abs() < 1e-12, "{}", theta[0]);
+        }
+        let error = Sgd::<f64>::new(0.1)
+            .with_nesterov(0.0)
+            .validate()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("nesterov needs a momentum"),
+            "{error}"
+        );
     }
 }
