@@ -9,7 +9,8 @@ dir="${1:-$(mktemp -d)}"
 mkdir -p "$dir/src"
 # The TOML block and the Rust block of the README's section, as written.
 section() { awk '/^## Use tapegrad in your own project/{on=1; next} /^## /{on=0} on' "$root/README.md"; }
-block() { section | awk -v lang="$1" '$0 == "```" lang {on=1; next} /^```/{if (on) exit} on'; }
+# (Both read to the end: a reader that exits early would kill the writer with SIGPIPE.)
+block() { section | awk -v lang="$1" '!done && $0 == "```" lang {on=1; next} on && /^```/ {on=0; done=1} on'; }
 {
   printf '[package]\nname = "own_model"\nversion = "0.1.0"\nedition = "2021"\n\n[workspace]\n\n'
   block toml | sed "s|path = \"../tapegrad\"|path = \"$root\"|"
