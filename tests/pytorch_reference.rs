@@ -5,8 +5,9 @@
 //! has the PyTorch `state_dict` (loaded here with `nn::checkpoint::load`,
 //! under PyTorch's own names) and the inputs, outputs, final states and
 //! gradients. Outputs and gradients must agree to 1e-10. The optimizers,
-//! the gradient clips and the initializers are checked against
-//! `tests/fixtures/make_optim_fixtures.py`'s fixture at the end.
+//! the gradient clips, the initializers and the learning-rate schedules are
+//! checked at the end, against `tests/fixtures/make_optim_fixtures.py`'s
+//! fixture.
 
 use std::path::PathBuf;
 
@@ -20,7 +21,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Indices, Tensor};
 use train::models::{SentimentConfig, SentimentModel, SentimentPool};
-use train::optim::{clip_grad_norm, clip_grad_value, Adagrad, Adam, Optimizer, RmsProp, Sgd};
+use train::optim::{
+    clip_grad_norm, clip_grad_value, Adagrad, Adam, LrSchedule, LrShape, Optimizer,
+    ReduceOnPlateau, RmsProp, Sgd,
+};
 
 const TOLERANCE: f64 = 1e-10;
 const INPUT: usize = 3;
@@ -544,4 +548,41 @@ fn initializers_have_pytorchs_spread() {
             );
         }
     }
+}
+
+/// The learning rate before each update (warm-up then cosine, per update),
+/// each epoch (step decay), and after each epoch's validation loss (reduce on
+/// plateau), as PyTorch's schedulers set it.
+#[test]
+fn schedules_match_pytorchs_schedulers() {
+    let data = Data::load("optimizers.safetensors");
+    let as_tensor = |rates: Vec<f64>| Tensor::from_vec(rates.clone(), &[rates.len()]);
+    let warmup_cosine = LrSchedule {
+        warmup_steps: 5,
+        warmup_start: 0.1,
+        ..LrSchedule::new(LrShape::Cosine, 0.1)
+    };
+    let rates = (0..20).map(|k| warmup_cosine.factor(k, 20, 0)).collect();
+    assert_close(
+        "warm-up then cosine",
+        &as_tensor(rates),
+        data.get("schedule.warmup_cosine"),
+    );
+    let step = LrSchedule {
+        step_epochs: 2,
+        gamma: 0.5,
+        ..LrSchedule::new(LrShape::Step, 0.0)
+    };
+    let rates = (0..7).map(|epoch| step.factor(0, 7, epoch)).collect();
+    assert_close("step decay", &as_tensor(rates), data.get("schedule.step"));
+    let losses = data.get("schedule.plateau_losses").to_vec();
+    let plateau = ReduceOnPlateau::new(0.5, 1);
+    let rates = (1..=losses.len())
+        .map(|epochs| plateau.factor(&losses[..epochs], true))
+        .collect();
+    assert_close(
+        "reduce on plateau",
+        &as_tensor(rates),
+        data.get("schedule.plateau"),
+    );
 }

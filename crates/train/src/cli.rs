@@ -13,8 +13,10 @@ use std::process::ExitCode;
 
 use nn::Metadata;
 
-use crate::optim::{LrSchedule, LrShape};
-pub use crate::options::{at_least_one, non_empty_path, non_negative, positive, probability};
+use crate::optim::{LrSchedule, LrShape, ReduceOnPlateau};
+pub use crate::options::{
+    at_least_one, non_empty_path, non_negative, positive, positive_fraction, probability,
+};
 use crate::trainer::{Monitor, TrainerConfig};
 
 /// The training loop's options (`clap::Args`, flattened into a program's
@@ -37,6 +39,25 @@ pub struct LoopOptions {
     /// The learning rate at the end of a linear or cosine schedule, as a fraction of --lr
     #[arg(long, default_value = "0", value_parser = probability)]
     pub final_lr: f64,
+    /// Updates of linear warm-up before the schedule (0: none)
+    #[arg(long, value_name = "UPDATES", default_value = "0")]
+    pub warmup_steps: usize,
+    /// The warm-up's first learning rate, as a fraction of --lr
+    #[arg(long, default_value = "0.1", value_parser = positive_fraction)]
+    pub warmup_start: f64,
+    /// The step schedule's period, in epochs
+    #[arg(long, value_name = "EPOCHS", default_value = "1", value_parser = at_least_one)]
+    pub step_epochs: usize,
+    /// The step schedule's factor per period
+    #[arg(long, default_value = "0.5", value_parser = positive_fraction)]
+    pub gamma: f64,
+    /// Multiply the learning rate by --plateau-factor after this many epochs
+    /// without a better --monitor figure (reduce on plateau; off by default)
+    #[arg(long, value_name = "EPOCHS")]
+    pub plateau_patience: Option<usize>,
+    /// The factor of each reduction on plateau
+    #[arg(long, default_value = "0.1", value_parser = positive_fraction)]
+    pub plateau_factor: f64,
     /// Clip gradients to this global norm (0 = off)
     #[arg(long, default_value = "5", value_parser = non_negative)]
     pub clip: f64,
@@ -73,7 +94,16 @@ impl LoopOptions {
             clip_norm: (self.clip > 0.0).then_some(self.clip),
             patience: self.patience,
             monitor: self.monitor,
-            lr_schedule: LrSchedule::new(self.lr_schedule, self.final_lr),
+            lr_schedule: LrSchedule {
+                warmup_steps: self.warmup_steps,
+                warmup_start: self.warmup_start,
+                step_epochs: self.step_epochs,
+                gamma: self.gamma,
+                ..LrSchedule::new(self.lr_schedule, self.final_lr)
+            },
+            lr_plateau: self
+                .plateau_patience
+                .map(|patience| ReduceOnPlateau::new(self.plateau_factor, patience)),
             resume: self.resume,
             save_every_epoch: self.save_every_epoch,
             metadata,

@@ -82,6 +82,15 @@ pub fn probability(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A number in `(0, 1]`: a fraction of a rate that leaves something.
+pub fn positive_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        Ok(x) => Err(format!("must be in (0, 1], got {x}")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
 /// A path that is not empty.
 ///
 /// # Errors

@@ -42,6 +42,10 @@ fn bad_flags_are_named_and_exit_with_code_1() {
             "--layer-sizes",
         ),
         (&["--padding", "middle"], "--padding"),
+        (&["--warmup-start", "0"], "--warmup-start"),
+        (&["--gamma", "1.5"], "--gamma"),
+        (&["--plateau-factor", "-0.1"], "--plateau-factor"),
+        (&["--plateau-patience", "soon"], "--plateau-patience"),
         (&["--mask", "maybe"], "--mask"),
         (
             &["--validate-on-test", "--validation-split", "0.1"],

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use tensor::Tensor;
 use train::data::{DataLoader, LoaderConfig, Review, Sentiment};
 use train::models::{ModelConfig, SentimentConfig, SentimentModel};
-use train::optim::{Adam, LrSchedule, LrShape, Optimizer, Sgd};
+use train::optim::{Adam, LrSchedule, LrShape, Optimizer, ReduceOnPlateau, Sgd};
 use train::tasks::sentiment_step;
 use train::trainer::{self, Monitor, TrainError, Trainer, TrainerConfig};
 
@@ -282,7 +282,7 @@ fn resuming_checks_the_run_it_continues() {
         ..config()
     };
     let base = trainer_config(2, &out, true);
-    let changes: [(&str, TrainerConfig); 6] = [
+    let changes: [(&str, TrainerConfig); 8] = [
         (
             "hidden_size: \"8\" in the checkpoint, \"9\" now",
             TrainerConfig {
@@ -322,6 +322,23 @@ fn resuming_checks_the_run_it_continues() {
             "loop.lr_schedule: \"constant\" in the checkpoint, \"cosine\" now",
             TrainerConfig {
                 lr_schedule: LrSchedule::new(LrShape::Cosine, 0.0),
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.warmup_steps: (not set) in the checkpoint, \"3\" now",
+            TrainerConfig {
+                lr_schedule: LrSchedule {
+                    warmup_steps: 3,
+                    ..LrSchedule::default()
+                },
+                ..base.clone()
+            },
+        ),
+        (
+            "loop.plateau_patience: (not set) in the checkpoint, \"2\" now",
+            TrainerConfig {
+                lr_plateau: Some(ReduceOnPlateau::new(0.5, 2)),
                 ..base.clone()
             },
         ),
@@ -477,7 +494,8 @@ fn scheduled_run(dir: &Path, resume: bool, stop_at: Option<u64>) -> (String, Sen
     let mut model = model();
     let mut adam = Adam::new(1e-2);
     let mut trainer = Trainer::new(TrainerConfig {
-        lr_schedule: LrSchedule::new(LrShape::Linear, 0.1),
+        lr_schedule: schedule(),
+        lr_plateau: Some(plateau()),
         ..trainer_config(3, dir, resume)
     })
     .unwrap();
@@ -493,12 +511,31 @@ fn scheduled_run(dir: &Path, resume: bool, stop_at: Option<u64>) -> (String, Sen
     (report.history.to_csv(), model, adam.learning_rate())
 }
 
+/// A linear schedule after a warm-up of 4 updates.
+fn schedule() -> LrSchedule {
+    LrSchedule {
+        warmup_steps: 4,
+        ..LrSchedule::new(LrShape::Linear, 0.1)
+    }
+}
+
+/// A plateau that no later epoch beats (an improvement would have to be
+/// below 0): with no patience, the rate halves after every epoch but the
+/// first.
+fn plateau() -> ReduceOnPlateau {
+    ReduceOnPlateau {
+        threshold: 1.0,
+        ..ReduceOnPlateau::new(0.5, 0)
+    }
+}
+
 #[test]
 fn a_learning_rate_schedule_follows_the_run_across_a_resume() {
     let whole = tempfile::tempdir().unwrap();
     let (history, straight, final_rate) = scheduled_run(whole.path(), false, None);
-    // 3 epochs of 6 batches: the last update is number 17 of 18.
-    let expected = 1e-2 * LrSchedule::new(LrShape::Linear, 0.1).factor(17, 18);
+    // 3 epochs of 6 batches: the last update is number 17 of 18, in the
+    // third epoch, after one reduction on plateau (after epoch 2).
+    let expected = 1e-2 * 0.5 * schedule().factor(17, 18, 2);
     assert!(
         (final_rate - expected).abs() < 1e-15,
         "{final_rate} vs {expected}"

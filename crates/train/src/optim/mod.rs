@@ -23,7 +23,9 @@
 //! [`clip_grad_norm`] rescales all gradients together when their global norm
 //! is too large, the standard guard against exploding gradients in RNNs;
 //! [`clip_grad_value`] clamps each element instead.
-//! An [`LrSchedule`] lowers the learning rate as training goes on.
+//! An [`LrSchedule`] lowers the learning rate as training goes on (after an
+//! optional warm-up), and [`ReduceOnPlateau`] when the monitored figure
+//! stops improving.
 
 mod adagrad;
 mod adam;
@@ -36,7 +38,7 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use clip::{clip_grad_norm, clip_grad_value, global_norm, ClipError};
 pub use rmsprop::RmsProp;
-pub use schedule::{LrSchedule, LrShape};
+pub use schedule::{LrSchedule, LrShape, ReduceOnPlateau};
 pub use sgd::Sgd;
 
 use std::collections::{BTreeMap, HashMap};

@@ -9,7 +9,7 @@ use tensor::durable::LockError;
 
 #[cfg(doc)]
 use super::Trainer;
-use crate::optim::{LrSchedule, OptimError};
+use crate::optim::{LrSchedule, OptimError, ReduceOnPlateau};
 
 /// Which validation figure picks the best checkpoint and drives early stopping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -61,6 +61,9 @@ pub struct TrainerConfig {
     /// optimizer's rate when [`Trainer::fit`](super::Trainer::fit) is called;
     /// set before every update from the epoch and step alone.
     pub lr_schedule: LrSchedule,
+    /// Lower the learning rate when the monitored figure stops improving
+    /// (`None`: never); on top of `lr_schedule`.
+    pub lr_plateau: Option<ReduceOnPlateau>,
     /// Continue the run whose `last.safetensors` is in `out_dir`; refused,
     /// before anything is written, if a setting other than `epochs` differs.
     pub resume: bool,
@@ -87,6 +90,7 @@ impl TrainerConfig {
             patience: None,
             monitor: Monitor::default(),
             lr_schedule: LrSchedule::default(),
+            lr_plateau: None,
             resume: false,
             verbose: true,
             save_every_epoch: false,
@@ -114,8 +118,31 @@ impl TrainerConfig {
             ("loop.final_lr", self.lr_schedule.final_factor.to_string()),
         ]
         .into_iter()
+        .chain(self.optional_settings())
         .map(|(key, value)| (key.to_string(), value))
         .collect()
+    }
+
+    /// The settings of the features that are off by default, written only
+    /// when on (so the checkpoints of runs without them keep resuming).
+    fn optional_settings(&self) -> Vec<(&'static str, String)> {
+        let schedule = &self.lr_schedule;
+        let mut settings = Vec::new();
+        if schedule.warmup_steps > 0 {
+            settings.push(("loop.warmup_steps", schedule.warmup_steps.to_string()));
+            settings.push(("loop.warmup_start", schedule.warmup_start.to_string()));
+        }
+        if schedule.shape == crate::optim::LrShape::Step {
+            settings.push(("loop.step_epochs", schedule.step_epochs.to_string()));
+            settings.push(("loop.gamma", schedule.gamma.to_string()));
+        }
+        if let Some(plateau) = &self.lr_plateau {
+            settings.push(("loop.plateau_factor", plateau.factor.to_string()));
+            settings.push(("loop.plateau_patience", plateau.patience.to_string()));
+            settings.push(("loop.plateau_threshold", plateau.threshold.to_string()));
+            settings.push(("loop.plateau_min_factor", plateau.min_factor.to_string()));
+        }
+        settings
     }
 
     /// What a checkpoint of this run must carry: [`TrainerConfig::metadata`]
@@ -137,6 +164,9 @@ impl TrainerConfig {
             }
         }
         self.lr_schedule.validate().map_err(TrainError::Config)?;
+        if let Some(plateau) = &self.lr_plateau {
+            plateau.validate().map_err(TrainError::Config)?;
+        }
         if self.patience == Some(0) {
             return bad("patience must be at least 1".into());
         }

@@ -275,6 +275,15 @@ fn differences(ours: &Metadata, theirs: &Metadata) -> String {
             ));
         }
     }
+    // A loop feature the run had and this one lacks (a warm-up, say).
+    for (key, value) in theirs {
+        if key.starts_with("loop.") && !ours.contains_key(key) {
+            lines.push_str(&format!(
+                "\n  {key}: {} in the checkpoint, (not set) now",
+                summary(value)
+            ));
+        }
+    }
     lines
 }
 
@@ -351,4 +360,43 @@ pub(crate) fn load_checkpoint_of_run<M: Module<f32>>(
     }
     checkpoint::load(model, best)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A setting that changed, one the run did not have, and a loop feature
+    /// the run had that this one lacks (a warm-up dropped on resuming) are
+    /// all named; the model's keys only where this run has them.
+    #[test]
+    fn differences_name_changed_added_and_dropped_settings() {
+        let metadata = |pairs: &[(&str, &str)]| -> Metadata {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let theirs = metadata(&[
+            ("loop.seed", "1"),
+            ("loop.warmup_steps", "100"),
+            ("model.extra", "x"),
+        ]);
+        let ours = metadata(&[("loop.seed", "2"), ("loop.gamma", "0.5")]);
+        let lines = differences(&ours, &theirs);
+        assert!(
+            lines.contains("loop.seed: \"1\" in the checkpoint, \"2\" now"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("loop.gamma: (not set) in the checkpoint"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("loop.warmup_steps: \"100\" in the checkpoint, (not set) now"),
+            "{lines}"
+        );
+        assert!(!lines.contains("model.extra"), "{lines}");
+        assert_eq!(differences(&theirs, &theirs), "");
+    }
 }

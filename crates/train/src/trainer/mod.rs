@@ -206,13 +206,20 @@ impl<R> Trainer<R> {
         let mut run = self.start(model, optimizer)?;
         let first_epoch = run.epochs_done;
         let mut stopped_early = false;
+        let mut last_plateau = self.plateau_factor(&run, validation.is_some());
         for epoch in first_epoch..self.config.epochs {
             if self.config.patience.is_some_and(|p| run.stale_epochs >= p) {
                 stopped_early = true;
                 break;
             }
-            let trained =
-                self.train_epoch(epoch, model, optimizer, base_learning_rate, train, task)?;
+            let plateau = self.plateau_factor(&run, validation.is_some());
+            if self.config.verbose && plateau < last_plateau {
+                let rate = base_learning_rate * plateau;
+                println!("reduce on plateau: the learning rate is now {rate:.3e}");
+            }
+            last_plateau = plateau;
+            let rate = base_learning_rate * plateau;
+            let trained = self.train_epoch(epoch, model, optimizer, rate, train, task)?;
             check_weights(&*model, epoch, train.num_batches())?;
             let validated = validation.map(|source| evaluate(model, source, task, &self.runner));
             let improved = self.end_epoch(&mut run, epoch, &trained, validated.as_ref(), train)?;
@@ -248,6 +255,20 @@ impl<R> Trainer<R> {
             stopped_early,
             epochs_trained: run.epochs_done - first_epoch,
         })
+    }
+
+    /// The factor [`TrainerConfig::lr_plateau`] puts on the learning rate
+    /// after the epochs in `run`'s history (1 without one): computed from the
+    /// monitored figures alone, so a resumed run gets the same.
+    fn plateau_factor(&self, run: &RunState, validated: bool) -> f64 {
+        let Some(plateau) = &self.config.lr_plateau else {
+            return 1.0;
+        };
+        let (name, lower_is_better) = match (validated, self.config.monitor) {
+            (false, _) => ("loss".to_string(), true),
+            (true, monitor) => (monitor.name(), monitor == Monitor::ValidationLoss),
+        };
+        plateau.factor(run.history.get(&name).unwrap_or(&[]), lower_is_better)
     }
 
     /// A fresh run's state, or the state of the run being resumed (with the
@@ -387,7 +408,7 @@ impl<R> Trainer<R> {
             }
             let update = epoch * train.num_batches() + step;
             let total_updates = config.epochs * train.num_batches();
-            let factor = config.lr_schedule.factor(update, total_updates);
+            let factor = config.lr_schedule.factor(update, total_updates, epoch);
             optimizer.set_learning_rate(base_learning_rate * factor);
             optimizer.step(model, &grads)?;
             bar.inc(1);
