@@ -127,8 +127,8 @@ pub use init::{Init, InitScheme};
 pub use linear::{Linear, LinearOptions};
 pub use module::{LoadReport, Module, ShapeMismatch, StateDictError, Visitor, VisitorMut};
 pub use recurrent::{
-    lengths_to_mask, Gru, Lstm, MergeMode, Recurrent, RecurrentConfig, RecurrentOutput, Rnn,
-    SequenceOptions,
+    lengths_to_mask, run_over_time, Gru, Lstm, MergeMode, Recurrent, RecurrentConfig,
+    RecurrentOutput, Rnn, SequenceOptions,
 };
 pub use recurrent_layer::{CellKind, RecurrentLayer};
 pub use summary::Summary;

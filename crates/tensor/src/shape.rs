@@ -79,6 +79,22 @@ pub fn contiguous_strides(shape: &[usize]) -> Dims {
     strides
 }
 
+/// Where element `index` sits in the buffer: `offset + sum_k index[k] * strides[k]`.
+///
+/// The one formula of a strided tensor ([`Tensor::get`](crate::Tensor::get)
+/// reads through it): `[1, 2]` of a `[2, 3]` row-major tensor (strides
+/// `[3, 1]`) sits at `1*3 + 2*1 = 5`; of its transpose's view (strides `[1, 3]`), at `1 + 6 = 7`.
+///
+/// ```
+/// use tensor::shape::element_position;
+/// assert_eq!(element_position(0, &[3, 1], &[1, 2]), 5);
+/// assert_eq!(element_position(0, &[1, 3], &[1, 2]), 7);
+/// assert_eq!(element_position(4, &[0, 1], &[9, 2]), 6); // a broadcast axis: stride 0
+/// ```
+pub fn element_position(offset: usize, strides: &[usize], index: &[usize]) -> usize {
+    offset + index.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>()
+}
+
 /// Whether `strides` lay out `shape` row-major with no gaps.
 ///
 /// Axes of size 1 may have any stride: they are never stepped along.

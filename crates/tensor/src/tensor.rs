@@ -349,16 +349,14 @@ impl<T: Scalar> Tensor<T> {
             "get: index {index:?} does not match shape {:?}",
             self.shape
         );
-        let mut position = self.offset;
-        for ((&i, &n), &s) in index.iter().zip(&self.shape).zip(&self.strides) {
+        for (&i, &n) in index.iter().zip(&self.shape) {
             assert!(
                 i < n,
                 "get: index {index:?} is out of bounds for shape {:?}",
                 self.shape
             );
-            position += i * s;
         }
-        self.storage[position]
+        self.storage[shape::element_position(self.offset, &self.strides, index)]
     }
 
     /// The value of a one-element tensor (any shape with one element).

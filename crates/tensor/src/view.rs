@@ -13,6 +13,7 @@
 //! | `squeeze`, `unsqueeze` | a size-1 axis removed or added |
 //! | `broadcast_to` | size-1 axes stretched with stride 0 |
 //! | `split`, `chunk` | several `narrow`s covering one axis |
+//! | `as_strided` | any shape, strides and offset, given outright |
 
 use crate::scalar::Scalar;
 use crate::shape::{self, Dims};
@@ -26,6 +27,45 @@ impl<T: Scalar> Tensor<T> {
             strides,
             offset,
         }
+    }
+
+    /// A view of the same buffer with the layout given outright: element
+    /// `index` is `storage[offset + sum_k index[k] * strides[k]]` (PyTorch's
+    /// `as_strided`). Every view below is one of these with the layout
+    /// computed for you; this one trusts the layout it is given, and checks
+    /// only that every element it names lies inside the buffer.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(6).reshape(&[2, 3]);
+    /// let by_columns = t.as_strided(&[3, 2], &[1, 3], 0); // the transpose, by hand
+    /// assert_eq!(by_columns.to_vec(), t.t().to_vec());
+    /// assert!(by_columns.shares_storage_with(&t));
+    /// ```
+    ///
+    /// # Panics
+    /// If `shape` and `strides` differ in length, or the last element the
+    /// layout names lies past the end of the buffer.
+    pub fn as_strided(&self, shape: &[usize], strides: &[usize], offset: usize) -> Tensor<T> {
+        assert_eq!(
+            shape.len(),
+            strides.len(),
+            "as_strided: shape {shape:?} and strides {strides:?} differ in length"
+        );
+        if !shape.contains(&0) {
+            // The last element's position, `offset + sum_k (n_k - 1) s_k`, without wrapping.
+            let furthest = shape.iter().zip(strides).try_fold(offset, |sum, (&n, &s)| {
+                (n - 1)
+                    .checked_mul(s)
+                    .and_then(|step| sum.checked_add(step))
+            });
+            assert!(
+                furthest.is_some_and(|last| last < self.storage.len()),
+                "as_strided: shape {shape:?}, strides {strides:?} and offset {offset} reach past the end of a buffer of {} elements",
+                self.storage.len()
+            );
+        }
+        self.view(shape.into(), strides.into(), offset)
     }
 
     /// The same elements in row-major order, read as `shape`. A view if the tensor
@@ -274,6 +314,22 @@ mod tests {
 
     fn grid() -> Tensor<f32> {
         Tensor::from_vec((0..6).map(|x| x as f32).collect(), &[2, 3])
+    }
+
+    #[test]
+    fn as_strided_reads_any_layout_and_refuses_one_past_the_buffer() {
+        let t = grid();
+        let diagonal = t.as_strided(&[2], &[4], 0);
+        assert_eq!(diagonal.to_vec(), vec![0.0, 4.0]);
+        assert_eq!(
+            t.as_strided(&[2, 2], &[0, 1], 1).to_vec(),
+            vec![1.0, 2.0, 1.0, 2.0]
+        );
+        assert_eq!(t.as_strided(&[0, 9], &[100, 100], 50).numel(), 0);
+        let past = std::panic::catch_unwind(|| t.as_strided(&[2, 3], &[3, 1], 1));
+        assert!(past.is_err(), "[2, 3] from offset 1 reaches element 6 of 6");
+        let wrapping = std::panic::catch_unwind(|| t.as_strided(&[2], &[usize::MAX], 0));
+        assert!(wrapping.is_err(), "a stride that wraps around is refused");
     }
 
     #[test]

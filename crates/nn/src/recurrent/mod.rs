@@ -77,7 +77,7 @@ use tensor::{Element, Tensor};
 use crate::cell::{CellState, GruCell, LstmCell, RecurrentCell, RnnCell};
 use crate::module::{Module, Visitor, VisitorMut};
 pub use options::{MergeMode, RecurrentConfig, RecurrentOutput, SequenceOptions};
-pub use time_loop::lengths_to_mask;
+pub use time_loop::{lengths_to_mask, run_over_time};
 use time_loop::{step_mask, Direction, DirectionOutput, StepMask};
 
 /// An LSTM layer (PyTorch's `nn.LSTM`, Keras' `LSTM`).

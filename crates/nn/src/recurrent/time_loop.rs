@@ -1,6 +1,6 @@
 //! The time loop itself, and the masks that let padded steps keep the state.
 //!
-//! [`Direction::time_loop`] is the one loop every cell, layer and direction
+//! [`run_over_time`] is the one loop every cell, layer and direction
 //! runs through; [`step_mask`] turns lengths or a `[B, T]` mask into what it
 //! needs at each step.
 
@@ -119,35 +119,64 @@ impl<T: Element> Direction<'_, T> {
             .unbind(0)
     }
 
-    /// The one time loop: `step` over the projected steps (forward or in
-    /// reverse), keeping the state at padded steps. Returns each step's `h`
-    /// in time order and the final state.
+    /// The one time loop, [`run_over_time`] with this direction's mask and
+    /// sense of time.
     pub(crate) fn time_loop<S: CellState<T>>(
         &self,
         projected: &[Var<T>],
-        mut state: S,
+        state: S,
         step: impl Fn(&Var<T>, &S) -> S,
     ) -> (Vec<Var<T>>, S) {
-        let time = projected.len();
-        let mut outputs: Vec<Option<Var<T>>> = vec![None; time];
-        for i in 0..time {
-            let t = if self.reverse { time - 1 - i } else { i };
-            let next = step(&projected[t], &state);
-            state = match &self.mask[t] {
-                None => next,
-                Some(valid) => S::from_parts(
-                    next.parts()
-                        .iter()
-                        .zip(state.parts())
-                        .map(|(new, old)| Var::where_(valid, new, &old))
-                        .collect(),
-                ),
-            };
-            outputs[t] = Some(state.h().clone());
-        }
-        let outputs = outputs.into_iter().map(|h| h.expect("every step ran"));
-        (outputs.collect(), state)
+        run_over_time(projected, state, self.mask, self.reverse, step)
     }
+}
+
+/// The time loop every cell, layer and direction runs through: `step` over
+/// the projected inputs of each time step, from the first to the last (or
+/// from the last to the first, `reverse`), the state of padded rows kept.
+///
+/// `valid[t]` is `[B, 1]` (1 for a row whose sequence has a step `t`, 0 for
+/// padding), or `None` when every row is valid at `t`; a padded row keeps
+/// its old state: `state = where(valid, step(x_t, state), state)`. Returns
+/// each step's `h` in time order (a reverse run's too) and the final
+/// state. Backpropagation through time is nothing more than the tape
+/// recording this loop: the gradient of the state flows from step `t` back
+/// to step `t - 1` through the ops `step` recorded.
+///
+/// # Panics
+/// If `valid` does not have one entry per step.
+pub fn run_over_time<T: Element, S: CellState<T>>(
+    projected: &[Var<T>],
+    mut state: S,
+    valid: &[Option<Tensor<T>>],
+    reverse: bool,
+    step: impl Fn(&Var<T>, &S) -> S,
+) -> (Vec<Var<T>>, S) {
+    let time = projected.len();
+    assert_eq!(
+        valid.len(),
+        time,
+        "run_over_time: {} masks for {time} steps",
+        valid.len()
+    );
+    let mut outputs: Vec<Option<Var<T>>> = vec![None; time];
+    for i in 0..time {
+        let t = if reverse { time - 1 - i } else { i };
+        let next = step(&projected[t], &state);
+        state = match &valid[t] {
+            None => next,
+            Some(valid) => S::from_parts(
+                next.parts()
+                    .iter()
+                    .zip(state.parts())
+                    .map(|(new, old)| Var::where_(valid, new, &old))
+                    .collect(),
+            ),
+        };
+        outputs[t] = Some(state.h().clone());
+    }
+    let outputs = outputs.into_iter().map(|h| h.expect("every step ran"));
+    (outputs.collect(), state)
 }
 
 /// The `[B, T]` mask of a post-padded batch: 1 at steps `t < lengths[b]`, 0 after.
