@@ -11,7 +11,8 @@
 //! the same calls the trainer makes, each timed: the shards (forward and
 //! backward of `rows` rows each, recorded on their own tapes, largest first
 //! on the pool's threads), then the serial part (the shards' gradients
-//! added in shard order, the global-norm clip), then Adam (its large
+//! added in shard order, the embedding's by rows as the runner adds them,
+//! the global-norm clip), then Adam (its large
 //! parameters in pieces of `UPDATE_CHUNK` elements on the threads). The
 //! trace is recorded on **one** thread, so each task's time is its work
 //! alone. It is then replayed on `N` simulated cores: the shards by list
@@ -21,6 +22,10 @@
 //! steps run on 2 threads here; the error says how much the replay leaves
 //! out (memory bandwidth and caches shared between cores, the pool's own
 //! overhead).
+//!
+//! For comparison, each step's embedding gradients are also added whole
+//! (outside the step), and the trace is replayed with that sum in place of
+//! the sum by rows: the design before the gradients were added by rows.
 //!
 //! The reviews are synthetic (token ids drawn at random, 7 in 10 reviews
 //! filling all 200 tokens, the rest 100-199, as the real ones cut at 200
@@ -51,9 +56,10 @@ struct StepTrace {
     /// The update's pieces: the large parameters' pieces of `UPDATE_CHUNK`.
     pieces: usize,
     wall: Duration,
-    /// Adding the shards' dense embedding gradients (part of `serial`).
+    /// Adding the shards' embedding gradients whole (outside the step).
     dense_embedding_sum: Duration,
-    /// Adding only the rows each shard touched, as a sparse gradient would.
+    /// Adding only the rows each shard touched, as the step does (outside
+    /// the step, for the same comparison).
     sparse_embedding_sum: Duration,
 }
 
@@ -124,20 +130,29 @@ fn traced_step(
         (i, result, began.elapsed())
     });
     results.sort_by_key(|(i, _, _)| *i);
+    // Copies of the embedding's gradients for the comparison below, not
+    // counted in the step.
+    let copying = Instant::now();
+    let embedding_grads: Vec<Tensor<f32>> = results
+        .iter()
+        .map(|(_, result, _)| {
+            let shard_grads = result.grads.as_ref().expect("a finite loss");
+            shard_grads
+                .param(model.embedding.weight())
+                .expect("a gradient")
+                .clone()
+        })
+        .collect();
+    let copying = copying.elapsed();
     let serial_began = Instant::now();
     let mut grads: Option<Gradients<f32>> = None;
     let mut durations = Vec::new();
-    let mut embedding_grads = Vec::new();
     for (_, result, took) in results {
         durations.push(took);
         let shard_grads = result.grads.expect("a finite loss");
-        let embedding = shard_grads
-            .param(model.embedding.weight())
-            .expect("a gradient");
-        embedding_grads.push(embedding.clone());
         match &mut grads {
             None => grads = Some(shard_grads),
-            Some(sum) => sum.add_params(&shard_grads),
+            Some(sum) => sum.add_params_by_rows(&shard_grads),
         }
     }
     let mut grads = grads.expect("at least one shard");
@@ -146,7 +161,7 @@ fn traced_step(
     let update_began = Instant::now();
     adam.step(model, &grads).expect("an update");
     let update = update_began.elapsed();
-    let wall = started.elapsed();
+    let wall = started.elapsed() - copying;
     let (dense_embedding_sum, sparse_embedding_sum) = embedding_sums(&embedding_grads, &shards);
     StepTrace {
         shards: durations,
@@ -160,9 +175,8 @@ fn traced_step(
 }
 
 /// Outside the step: the time of adding the shards' embedding gradients
-/// densely (as the loop does), and of adding only the rows each shard
-/// touched into the first one's (as it would with a sparse gradient that
-/// holds those rows and their ids).
+/// whole (as the loop did before), and of adding only the rows each shard
+/// touched into the first one's (as the runner does).
 fn embedding_sums(grads: &[Tensor<f32>], shards: &[Batch]) -> (Duration, Duration) {
     let mut dense = grads[0].clone();
     let began = Instant::now();
@@ -209,9 +223,9 @@ fn run(rows: usize, threads: usize, all: &[Batch]) -> Vec<StepTrace> {
     traces[2..].to_vec()
 }
 
-/// The time of one traced step replayed on `cores` cores; with `sparse`,
-/// the embedding's gradients summed as rows instead of dense tables.
-fn replay(trace: &StepTrace, cores: usize, sparse: bool) -> Duration {
+/// The time of one traced step replayed on `cores` cores; with `dense`,
+/// the embedding's gradients added whole instead of by rows.
+fn replay(trace: &StepTrace, cores: usize, dense: bool) -> Duration {
     let mut shards = trace.shards.clone();
     shards.sort_by(|a, b| b.cmp(a)); // largest first, as the runner starts them
     let mut free_at = vec![Duration::ZERO; cores];
@@ -224,11 +238,16 @@ fn replay(trace: &StepTrace, cores: usize, sparse: bool) -> Duration {
         .wall
         .saturating_sub(trace.shards.iter().sum::<Duration>() + trace.serial + trace.update);
     let update = trace.update / cores.min(trace.pieces).max(1) as u32;
-    let serial = match sparse {
-        true => trace.serial.saturating_sub(trace.dense_embedding_sum) + trace.sparse_embedding_sum,
+    let serial = match dense {
+        true => dense_serial(trace),
         false => trace.serial,
     };
     shards_done + serial + other + update
+}
+
+/// The step's serial part had it added the embedding's gradients whole.
+fn dense_serial(trace: &StepTrace) -> Duration {
+    trace.serial.saturating_sub(trace.sparse_embedding_sum) + trace.dense_embedding_sum
 }
 
 fn seconds(durations: impl Iterator<Item = Duration>) -> f64 {
@@ -254,7 +273,7 @@ fn measure() {
     println!("The default IMDB model (batch 64, 200 tokens, LSTM 128), {steps} steps after 2 of warm-up.");
     println!("Traced on 1 thread, replayed on N cores; the 2-core prediction against 2 threads measured here.\n");
     println!(
-        "| shard rows | shards | per step, 1 thread: shards / serial / update (ms) | measured 1T, 2T (ms/step) | predicted 2T (error) | predicted speedup at {} cores | the same with the embedding's gradients summed as rows: serial (ms), speedup |",
+        "| shard rows | shards | per step, 1 thread: shards / serial / update (ms) | measured 1T, 2T (ms/step) | predicted 2T (error) | predicted speedup at {} cores | before, the embedding's gradients added whole: serial (ms), speedup |",
         cores.map(|c| c.to_string()).join(" / ")
     );
     println!("|--:|--:|--|--|--|--|--|");
@@ -264,10 +283,10 @@ fn measure() {
         let per_step = |x: f64| 1e3 * x / one.len() as f64;
         let measured_one = per_step(seconds(one.iter().map(|t| t.wall)));
         let measured_two = per_step(seconds(two.iter().map(|t| t.wall)));
-        let speedups = |sparse: bool| -> (Vec<f64>, String) {
+        let speedups = |dense: bool| -> (Vec<f64>, String) {
             let predicted: Vec<f64> = cores
                 .iter()
-                .map(|&n| per_step(seconds(one.iter().map(|t| replay(t, n, sparse)))))
+                .map(|&n| per_step(seconds(one.iter().map(|t| replay(t, n, dense)))))
                 .collect();
             let text: Vec<String> = predicted
                 .iter()
@@ -275,21 +294,18 @@ fn measure() {
                 .collect();
             (predicted, text.join(" / "))
         };
-        let (dense, dense_text) = speedups(false);
-        let (_, sparse_text) = speedups(true);
+        let (predicted, text) = speedups(false);
+        let (_, before_text) = speedups(true);
         let serial = per_step(seconds(one.iter().map(|t| t.serial)));
-        let sparse_serial =
-            per_step(seconds(one.iter().map(|t| {
-                t.serial.saturating_sub(t.dense_embedding_sum) + t.sparse_embedding_sum
-            })));
+        let before_serial = per_step(seconds(one.iter().map(dense_serial)));
         println!(
-            "| {rows} | {} | {:.1} / {serial:.1} / {:.1} | {measured_one:.1}, {measured_two:.1} ({:.2}x) | {:.1} ({:+.0}%) | {dense_text} | {sparse_serial:.1}: {sparse_text} |",
+            "| {rows} | {} | {:.1} / {serial:.1} / {:.1} | {measured_one:.1}, {measured_two:.1} ({:.2}x) | {:.1} ({:+.0}%) | {text} | {before_serial:.1}: {before_text} |",
             one[0].shards.len(),
             per_step(seconds(one.iter().flat_map(|t| t.shards.iter().copied()))),
             per_step(seconds(one.iter().map(|t| t.update))),
             measured_one / measured_two,
-            dense[1],
-            100.0 * (dense[1] - measured_two) / measured_two,
+            predicted[1],
+            100.0 * (predicted[1] - measured_two) / measured_two,
         );
     }
 }

@@ -44,7 +44,9 @@
 //! Then the appendix, [`fast`]: ops fused for a recurrent network's inner
 //! loop (`X W + b` in one op; a weight packed once for every step, its
 //! gradient one product over all steps), each tested equal to the graph it
-//! replaces. The core never calls it; the `nn` crate's fused cells do.
+//! replaces, and gradients added only on the rows an embedding lookup
+//! touched, equal bit for bit to adding them whole. The core never calls
+//! it; the `nn` crate's fused cells and the `train` crate's shards do.
 //! `examples/00_micro_tape.rs` is the whole idea on scalars, in one screen:
 //! read it first.
 //!

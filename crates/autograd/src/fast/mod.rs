@@ -13,6 +13,9 @@
 //!    gradient `sum_t h_t^T g_t` is multiplied out as **one** product over the
 //!    stacked factors instead of one thin product per step (what cuDNN does
 //!    for the weights of its LSTM).
+//! 3. [`rows`]: adding gradients row by row where they are sparse (an
+//!    embedding table's, from the shards of a batch), equal bit for bit to
+//!    adding them whole.
 //!
 //! Each is tested equal to the composed graph it replaces: bit for bit where
 //! the arithmetic is the same (`matmul_add` against `matmul` then `add`, the
@@ -21,9 +24,11 @@
 //! product, one sum over all steps instead of a sum of per-step sums).
 //!
 //! Nothing in the core calls this appendix: the fused recurrent steps of the
-//! `nn` crate's appendix do.
+//! `nn` crate's appendix do, and the `train` crate's shards add their
+//! gradients by rows.
 
 pub mod matmul_add;
 pub mod packed;
+pub mod rows;
 
 pub use packed::PackedWeight;

@@ -4,17 +4,18 @@
 use smallvec::smallvec;
 use tensor::{Element, Indices, Tensor};
 
-use crate::gradients::full;
+use crate::gradients::{full, GradientPiece};
 use crate::var::Var;
 
 impl<T: Element> Var<T> {
     /// Entries `ids` along `axis` (an embedding lookup for `axis = 0`).
-    /// `dL/dx = index_add(zeros, axis, ids, g)`.
+    /// `dL/dx = index_add(zeros, axis, ids, g)`: the rule returns `g` and
+    /// the ids ([`GradientPiece::Selected`]), and the reverse sweep adds them
+    /// into `x`'s gradient, so the entries not read cost nothing.
     ///
     /// # Panics
     /// If an id is out of bounds.
     pub fn index_select(&self, axis: usize, ids: &[usize]) -> Var<T> {
-        let shape = self.shape().to_vec();
         let ids_saved = ids.to_vec();
         self.tape().record(
             "index_select",
@@ -22,9 +23,11 @@ impl<T: Element> Var<T> {
             &[self],
             vec![],
             move |input| {
-                let mut grad = Tensor::zeros(&shape);
-                grad.index_add_assign(axis, &ids_saved, &input.grad_output);
-                smallvec![full(grad)]
+                smallvec![Some(GradientPiece::Selected {
+                    axis,
+                    ids: ids_saved,
+                    grad: input.grad_output,
+                })]
             },
         )
     }

@@ -391,7 +391,9 @@ impl<R> Trainer<R> {
             };
             let seed = step_seed(config.seed, epoch, step);
             let tapes = self.runner.train(&*model, task, &batch, seed);
-            let Some(mut grads) = gather(tapes, &mut meter).map_err(|e| e.at(diverged))? else {
+            let Some(mut grads) =
+                gather(&self.runner, tapes, &mut meter).map_err(|e| e.at(diverged))?
+            else {
                 continue; // an empty batch
             };
             let norm = match config.clip_norm {
@@ -457,9 +459,11 @@ impl StepProblem {
     }
 }
 
-/// Meters each of a step's tapes and adds their gradients, in tape order;
-/// `None` for a step that recorded nothing (an empty batch).
-fn gather(
+/// Meters each of a step's tapes and adds their gradients, in tape order,
+/// as `runner` adds them; `None` for a step that recorded nothing (an empty
+/// batch).
+fn gather<M, B, K>(
+    runner: &impl BatchRunner<M, B, K>,
     tapes: Vec<Result<TapeResult, autograd::BackwardError>>,
     meter: &mut Meter,
 ) -> Result<Option<Gradients<f32>>, StepProblem> {
@@ -473,7 +477,7 @@ fn gather(
         let tape_grads = tape.grads.expect("a finite loss is backpropagated");
         match &mut grads {
             None => grads = Some(tape_grads),
-            Some(total) => total.add_params(&tape_grads),
+            Some(total) => runner.add_gradients(total, &tape_grads),
         }
     }
     Ok(grads)

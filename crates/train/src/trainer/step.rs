@@ -64,6 +64,13 @@ pub trait BatchRunner<M, B, K> {
 
     /// The figures of `batch` with nothing recorded (`no_grad` tapes, dropout off).
     fn evaluate(&self, model: &M, task: &K, batch: &B) -> Vec<TapeResult>;
+
+    /// Adds one tape's gradients into the step's total; the loop calls it
+    /// for each tape after the first, in tape order. The plain way is
+    /// [`Gradients::add_params`].
+    fn add_gradients(&self, total: &mut Gradients<f32>, tape: &Gradients<f32>) {
+        total.add_params(tape);
+    }
 }
 
 /// The plain runner: each batch is recorded whole, on one tape.
