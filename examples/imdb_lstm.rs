@@ -147,7 +147,7 @@ fn run(o: &Options) -> Result<(), Box<dyn Error>> {
     // 3. The loop, a batch on every core; the checkpoints carry what rebuilds the model.
     let metadata = checkpoint_metadata(o, &config, &encoding);
     let trainer = Trainer::new(o.training.trainer_config(metadata))?;
-    let mut trainer = trainer.with_runner(Shards::default());
+    let mut trainer = trainer.with_runner(Shards::new(Some(o.training.shard_rows)));
     let vocab_file = o.training.out.join("vocab.txt");
     tensor::durable::write_atomically(&vocab_file, encoding.vocab.to_text().as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", vocab_file.display()))?;

@@ -47,7 +47,7 @@ use rand::SeedableRng;
 use train::cli::{self, at_least_one, non_empty_path, non_negative, positive, probability};
 use train::data::text::{CharBatch, CharLoader, CharOrder, CharVocabulary};
 use train::data::{CharCorpus, DataPaths};
-use train::fast::{run_tuned, Shards, DEFAULT_SHARD_SIZE};
+use train::fast::{run_tuned, Shards};
 use train::models::{CharRnn, CharRnnConfig, ModelConfig};
 use train::optim::{Adam, Optimizer};
 use train::tasks::char_step;
@@ -90,7 +90,7 @@ impl ValueEnum for Preset {
 }
 
 /// The options that only training reads (refused with `--generate`).
-const TRAINING_OPTIONS: [&str; 20] = [
+const TRAINING_OPTIONS: [&str; 21] = [
     "data",
     "preset",
     "epochs",
@@ -111,6 +111,7 @@ const TRAINING_OPTIONS: [&str; 20] = [
     "resume",
     "save_every_epoch",
     "show_batch",
+    "shard_rows",
 ];
 
 /// Train a character-level language model on tiny Shakespeare, or generate text with one.
@@ -181,6 +182,18 @@ struct Options {
     /// Also keep each epoch's weights, as epoch_N.safetensors in --out (N the epoch)
     #[arg(long)]
     save_every_epoch: bool,
+    /// Rows per shard: each batch is cut into shards of this many rows,
+    /// recorded at the same time on the cores (not with --stateful). The
+    /// results depend on it, not on the number of threads (benches/README.md,
+    /// "More cores")
+    #[arg(
+        long,
+        value_name = "ROWS",
+        default_value_t = cli::SHARD_ROWS,
+        value_parser = at_least_one,
+        conflicts_with = "stateful"
+    )]
+    shard_rows: usize,
     /// Before training, print one input/target pair of the data and the
     /// shape of a batch's predictions, as the tutorials do
     #[arg(long)]
@@ -324,6 +337,7 @@ fn train(o: &Options) -> Result<(), String> {
     ] {
         metadata.insert(key.into(), value);
     }
+    cli::shard_rows_metadata(&mut metadata, o.shard_rows);
     let mut adam = Adam::new(o.lr);
     adam.validate().map_err(|e| e.to_string())?; // before anything is written
     let mut trainer = Trainer::new(TrainerConfig {
@@ -336,7 +350,7 @@ fn train(o: &Options) -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?
     // A batch on every core; a stateful batch's rows carry state, so it is recorded whole.
-    .with_runner(Shards::new((!o.stateful).then_some(DEFAULT_SHARD_SIZE)));
+    .with_runner(Shards::new((!o.stateful).then_some(o.shard_rows)));
     let (train_order, validation_order) = if o.stateful {
         (CharOrder::Streams, CharOrder::Streams)
     } else {

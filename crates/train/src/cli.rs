@@ -80,7 +80,17 @@ pub struct LoopOptions {
     /// Also keep each epoch's weights, as epoch_N.safetensors in --out (N the epoch)
     #[arg(long)]
     pub save_every_epoch: bool,
+    /// Rows per shard: each batch is cut into shards of this many rows,
+    /// recorded at the same time on the cores. The results depend on it, not
+    /// on the number of threads; 16 suits 2 to 4 cores, 8 keeps 8 busy
+    /// (benches/README.md, "More cores")
+    #[arg(long, value_name = "ROWS", default_value_t = SHARD_ROWS, value_parser = at_least_one)]
+    pub shard_rows: usize,
 }
+
+/// The default `--shard-rows` (the training appendix's
+/// `fast::DEFAULT_SHARD_SIZE`).
+pub const SHARD_ROWS: usize = 16;
 
 impl LoopOptions {
     /// The trainer's configuration for these options, writing `metadata`
@@ -89,6 +99,7 @@ impl LoopOptions {
     pub fn trainer_config(&self, mut metadata: Metadata) -> TrainerConfig {
         metadata.insert("loop.lr".into(), self.lr.to_string());
         metadata.insert("loop.batch_size".into(), self.batch_size.to_string());
+        shard_rows_metadata(&mut metadata, self.shard_rows);
         TrainerConfig {
             seed: self.seed,
             clip_norm: (self.clip > 0.0).then_some(self.clip),
@@ -109,6 +120,15 @@ impl LoopOptions {
             metadata,
             ..TrainerConfig::new(self.epochs, &self.out)
         }
+    }
+}
+
+/// Writes `loop.shard_rows` into a run's metadata when it is not the
+/// default (so the checkpoints of runs with the default keep resuming): the
+/// shards change the numbers, so a resumed run must keep them.
+pub fn shard_rows_metadata(metadata: &mut Metadata, shard_rows: usize) {
+    if shard_rows != SHARD_ROWS {
+        metadata.insert("loop.shard_rows".into(), shard_rows.to_string());
     }
 }
 

@@ -386,3 +386,36 @@ fn a_file_size_limit_is_an_error_naming_the_file_and_the_good_files_stay() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// `--shard-rows` changes the numbers, so it travels in the checkpoint: a
+/// resume without it is refused, naming it; with it, the run continues.
+#[test]
+fn the_shard_rows_are_kept_by_a_resumed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
+    let out = dir.path().join("run");
+    let run = |extra: &[&str]| {
+        Command::new(example_binary("imdb_lstm"))
+            .args(["--data", data.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap()])
+            .args(["--embedding", "2", "--hidden", "2", "--batch-size", "4"])
+            .args(extra)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env_remove("TAPEGRAD_DATA")
+            .output()
+            .unwrap()
+    };
+    let first = run(&["--epochs", "1", "--shard-rows", "2"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let refused = run(&["--epochs", "2", "--resume"]);
+    let message = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("loop.shard_rows: \"2\" in the checkpoint, (not set) now"),
+        "{message}"
+    );
+    let resumed = run(&["--epochs", "2", "--resume", "--shard-rows", "2"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 3, "{history}");
+}

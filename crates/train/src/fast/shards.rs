@@ -28,8 +28,9 @@ use crate::data::{Batch, SeriesBatch};
 use crate::trainer::{record, tape_seed, BatchRunner, TapeResult, Task};
 
 /// The default rows per shard: small enough that a batch of 64 keeps 4
-/// cores busy, large enough that each step's products stay efficient.
-pub const DEFAULT_SHARD_SIZE: usize = 16;
+/// cores busy, large enough that each step's products stay efficient (the
+/// programs' `--shard-rows`, [`cli::SHARD_ROWS`](crate::cli::SHARD_ROWS)).
+pub const DEFAULT_SHARD_SIZE: usize = crate::cli::SHARD_ROWS;
 
 /// A batch that can be cut into shards of rows.
 pub trait Split: Sized {
