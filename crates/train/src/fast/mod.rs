@@ -6,15 +6,20 @@
 //!
 //! 1. [`shards`]: data parallelism. [`Shards`] cuts each batch into shards
 //!    recorded at the same time, one tape per shard ([`Split`] says how a
-//!    batch is cut). Opt in with
+//!    batch is cut), and adds their gradients by rows where they are sparse
+//!    (an embedding's). Opt in with
 //!    [`Trainer::with_runner`](crate::trainer::Trainer::with_runner).
-//! 2. [`update`]: a large parameter's optimizer update in pieces on every
+//! 2. [`clip`]: the global-norm clip reading only those rows. The runner's
+//!    seams are [`BatchRunner::add_gradients`](crate::trainer::BatchRunner::add_gradients)
+//!    and [`BatchRunner::clip_gradients`](crate::trainer::BatchRunner::clip_gradients).
+//! 3. [`update`]: a large parameter's optimizer update in pieces on every
 //!    core, the same numbers as one call (the seam:
 //!    [`Optimizer::update_param`](crate::optim::Optimizer::update_param)).
-//! 3. [`tuning`]: the process tuned for training: denormal numbers flushed
+//! 4. [`tuning`]: the process tuned for training: denormal numbers flushed
 //!    to zero, freed buffers kept for the next step. Opt in with
 //!    [`run_tuned`].
 
+pub mod clip;
 pub mod shards;
 pub mod tuning;
 pub mod update;

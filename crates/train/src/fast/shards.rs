@@ -19,12 +19,16 @@
 //! an embedding table's gradient is added only where a shard read the table
 //! (3,200 of 20,002 rows for a shard of 16 reviews of 200 tokens), which is
 //! most of the work that follows the shards and cannot be spread over the
-//! cores. The same numbers as adding them whole, bit for bit.
+//! cores. The same numbers as adding them whole, bit for bit; the global
+//! norm and the clip that follow read those rows only
+//! ([`clip`](crate::fast::clip)).
 
 use autograd::{BackwardError, Gradients, Tape};
 
 use crate::data::text::CharBatch;
 use crate::data::{Batch, SeriesBatch};
+use crate::fast::clip::{clip_grad_norm_by_rows, global_norm_by_rows};
+use crate::optim::ClipError;
 use crate::trainer::{record, tape_seed, BatchRunner, TapeResult, Task};
 
 /// The default rows per shard: small enough that a batch of 64 keeps 4
@@ -194,6 +198,19 @@ where
     /// embedding's): the same numbers as [`Gradients::add_params`].
     fn add_gradients(&self, total: &mut Gradients<f32>, tape: &Gradients<f32>) {
         total.add_params_by_rows(tape);
+    }
+
+    /// The norm and the clip reading only the rows a sparse gradient
+    /// touched ([`clip_grad_norm_by_rows`]): the plain numbers, bit for bit.
+    fn clip_gradients(
+        &self,
+        grads: &mut Gradients<f32>,
+        max_norm: Option<f64>,
+    ) -> Result<f64, ClipError> {
+        match max_norm {
+            Some(limit) => clip_grad_norm_by_rows(grads, limit),
+            None => Ok(global_norm_by_rows(grads)),
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub fn global_norm<T: Element>(grads: &Gradients<T>) -> f64 {
 /// `Σ x²` in `f64`, in eight running sums (element `j` goes to sum `j mod
 /// 8`, added up in order at the end): a fixed order, and one the compiler
 /// can turn into vector code.
-fn sum_of_squares<T: Element>(values: &[T]) -> f64 {
+pub(crate) fn sum_of_squares<T: Element>(values: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let mut chunks = values.chunks_exact(8);
     for chunk in &mut chunks {

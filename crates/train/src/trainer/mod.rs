@@ -45,7 +45,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nn::Module;
 
 use crate::history::History;
-use crate::optim::{clip_grad_norm, global_norm, ClipError, Optimizer};
+use crate::optim::{ClipError, Optimizer};
 
 pub use config::{Monitor, TrainError, TrainerConfig};
 use files::RunState;
@@ -396,15 +396,15 @@ impl<R> Trainer<R> {
             else {
                 continue; // an empty batch
             };
-            let norm = match config.clip_norm {
-                Some(limit) => clip_grad_norm(&mut grads, limit).map_err(|e| match e {
+            let norm = self
+                .runner
+                .clip_gradients(&mut grads, config.clip_norm)
+                .map_err(|e| match e {
                     ClipError::NonFiniteNorm(norm) => {
                         diverged(format!("the gradient norm is {norm}"))
                     }
                     other => TrainError::Config(other.to_string()),
-                })?,
-                None => global_norm(&grads),
-            };
+                })?;
             if !norm.is_finite() {
                 return Err(diverged(format!("the gradient norm is {norm}")));
             }

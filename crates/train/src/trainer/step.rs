@@ -13,6 +13,7 @@ use autograd::{BackwardError, Gradients, Tape};
 
 use super::{BatchSource, Task};
 use crate::metrics::RunningMean;
+use crate::optim::{clip_grad_norm, global_norm, ClipError};
 
 /// Mean loss, accuracy and throughput over a pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,6 +71,23 @@ pub trait BatchRunner<M, B, K> {
     /// [`Gradients::add_params`].
     fn add_gradients(&self, total: &mut Gradients<f32>, tape: &Gradients<f32>) {
         total.add_params(tape);
+    }
+
+    /// The global norm of the step's gradients, which are then clipped to
+    /// `max_norm` if one is given. The plain way is [`clip_grad_norm`], or
+    /// [`global_norm`] alone.
+    ///
+    /// # Errors
+    /// As [`clip_grad_norm`].
+    fn clip_gradients(
+        &self,
+        grads: &mut Gradients<f32>,
+        max_norm: Option<f64>,
+    ) -> Result<f64, ClipError> {
+        match max_norm {
+            Some(limit) => clip_grad_norm(grads, limit),
+            None => Ok(global_norm(grads)),
+        }
     }
 }
 
