@@ -7,7 +7,7 @@
 //! squares and stays zero when scaled. [`clip_grad_norm_by_rows`] and
 //! [`global_norm_by_rows`] skip those rows, and give the plain functions'
 //! numbers bit for bit: each square goes to the same one of the eight
-//! running sums ([`sum_of_squares`]'s, by its position in the tensor), in
+//! running sums as [`global_norm`]'s (by its position in the tensor), in
 //! the same order, and the sums skip only `+ 0.0`.
 
 use autograd::{Gradients, ParamId};
@@ -29,7 +29,7 @@ pub fn global_norm_by_rows<T: Element>(grads: &Gradients<T>) -> f64 {
         .sqrt()
 }
 
-/// `Σ x²` over parameter `id`'s gradient, as [`sum_of_squares`] adds it.
+/// `Σ x²` over parameter `id`'s gradient, as the plain norm adds it.
 fn squares_of<T: Element>(grads: &Gradients<T>, id: ParamId) -> f64 {
     let grad = grads.by_id(id).expect("listed with a gradient");
     let (Some(rows), Some(values)) = (grads.rows_touched_by_id(id), grad.as_slice()) else {
