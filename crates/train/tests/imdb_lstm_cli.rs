@@ -264,17 +264,8 @@ fn the_tutorials_settings_train_and_predict() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
     let out = dir.path().join("run");
-    let run = |extra: &[&str]| {
-        Command::new(example_binary("imdb_lstm"))
-            .args(["--data", data.to_str().unwrap()])
-            .args(["--out", out.to_str().unwrap()])
-            .args(["--embedding", "3", "--epochs", "2", "--max-len", "6"])
-            .args(extra)
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .env_remove("TAPEGRAD_DATA")
-            .output()
-            .unwrap()
-    };
+    let fixed = ["--embedding", "3", "--epochs", "2", "--max-len", "6"];
+    let run = |extra: &[&str]| imdb_run(dir.path(), &data, &out, &[&fixed[..], extra].concat());
     let output = run(&[
         "--cell",
         "gru",
@@ -394,17 +385,8 @@ fn the_shard_rows_are_kept_by_a_resumed_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::write_tar_gz(dir.path(), "reviews.tar.gz", &common::labeled_reviews());
     let out = dir.path().join("run");
-    let run = |extra: &[&str]| {
-        Command::new(example_binary("imdb_lstm"))
-            .args(["--data", data.to_str().unwrap()])
-            .args(["--out", out.to_str().unwrap()])
-            .args(["--embedding", "2", "--hidden", "2", "--batch-size", "4"])
-            .args(extra)
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .env_remove("TAPEGRAD_DATA")
-            .output()
-            .unwrap()
-    };
+    let fixed = ["--embedding", "2", "--hidden", "2", "--batch-size", "4"];
+    let run = |extra: &[&str]| imdb_run(dir.path(), &data, &out, &[&fixed[..], extra].concat());
     let first = run(&["--epochs", "1", "--shard-rows", "2"]);
     assert!(first.status.success(), "{}", stderr(&first));
     let refused = run(&["--epochs", "2", "--resume"]);
@@ -418,4 +400,22 @@ fn the_shard_rows_are_kept_by_a_resumed_run() {
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 3, "{history}");
+}
+
+/// `imdb_lstm` on the fixture reviews `data`, writing to `out`, its cache
+/// under `dir` and `TAPEGRAD_DATA` unset.
+fn imdb_run(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(example_binary("imdb_lstm"))
+        .args(["--data", data.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .args(args)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("TAPEGRAD_DATA")
+        .output()
+        .unwrap()
 }
