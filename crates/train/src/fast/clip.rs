@@ -13,7 +13,7 @@
 use autograd::{Gradients, ParamId};
 use tensor::Element;
 
-use crate::optim::sum_of_squares;
+use crate::optim::tensor_sum_of_squares;
 use crate::optim::ClipError;
 #[cfg(doc)]
 use crate::optim::{clip_grad_norm, global_norm};
@@ -33,10 +33,7 @@ pub fn global_norm_by_rows<T: Element>(grads: &Gradients<T>) -> f64 {
 fn squares_of<T: Element>(grads: &Gradients<T>, id: ParamId) -> f64 {
     let grad = grads.by_id(id).expect("listed with a gradient");
     let (Some(rows), Some(values)) = (grads.rows_touched_by_id(id), grad.as_slice()) else {
-        return match grad.as_slice() {
-            Some(values) => sum_of_squares(values),
-            None => sum_of_squares(&grad.to_vec()),
-        };
+        return tensor_sum_of_squares(grad);
     };
     let width = values.len() / grad.shape()[0].max(1);
     let mut lanes = [0.0f64; 8];

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use autograd::Gradients;
-use tensor::Element;
+use tensor::{Element, Tensor};
 
 /// Why [`clip_grad_norm`] refused.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,12 +44,17 @@ pub fn global_norm<T: Element>(grads: &Gradients<T>) -> f64 {
         .param_ids()
         .into_iter()
         .filter_map(|id| grads.by_id(id))
-        .map(|g| match g.as_slice() {
-            Some(values) => sum_of_squares(values),
-            None => sum_of_squares(&g.to_vec()),
-        })
+        .map(tensor_sum_of_squares)
         .sum::<f64>()
         .sqrt()
+}
+
+/// [`sum_of_squares`] over a tensor's elements in row-major order.
+pub(crate) fn tensor_sum_of_squares<T: Element>(g: &Tensor<T>) -> f64 {
+    match g.as_slice() {
+        Some(values) => sum_of_squares(values),
+        None => sum_of_squares(&g.to_vec()),
+    }
 }
 
 /// `Σ x²` in `f64`, in eight running sums (element `j` goes to sum `j mod

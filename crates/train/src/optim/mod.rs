@@ -36,7 +36,7 @@ mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::Adam;
-pub(crate) use clip::sum_of_squares;
+pub(crate) use clip::tensor_sum_of_squares;
 pub use clip::{clip_grad_norm, clip_grad_value, global_norm, ClipError};
 pub use rmsprop::RmsProp;
 pub use schedule::{LrSchedule, LrShape, ReduceOnPlateau};
